@@ -1,0 +1,12 @@
+/**
+ * Every `mailroom` sub-command group registers itself here; cli/main.ts walks this list.
+ * A command file exports `register(program: Command, cli: CliContext): void`.
+ */
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+
+export type RegisterCommands = (program: Command, cli: CliContext) => void;
+
+export const commandGroups: RegisterCommands[] = [
+  // registerQueueCommands,
+];

@@ -1,0 +1,11 @@
+/**
+ * The protocol services server.ts starts, in order. Each module exports one
+ * factory; adding a protocol to mailroom is one line here.
+ */
+import type { Service, ServiceContext } from './service.js';
+
+export type ServiceFactory = (ctx: ServiceContext) => Service | null;
+
+export const serviceFactories: Array<{ name: string; create: ServiceFactory }> = [
+  // { name: 'smtp', create: createSmtpService },
+];
