@@ -26,6 +26,11 @@ export interface ServiceContext {
 }
 
 export interface ListenerInfo {
+  /**
+   * The service's name in services.ts ('smtp', 'pop3', 'imap', ...); SMTP's
+   * submission listeners are named 'submission'. Several listeners of one
+   * service differ by `tls` (e.g. imap 'none' on 143, imap 'implicit' on 993).
+   */
   name: string;
   host: string;
   port: number;

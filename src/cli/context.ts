@@ -19,7 +19,7 @@ export class CliError extends Error {
 
 export interface Column<T> {
   header: string;
-  value: (row: T) => string | number | boolean | null | undefined;
+  value: (row: T) => string | number | boolean | Date | null | undefined;
 }
 
 export interface CliContext {
