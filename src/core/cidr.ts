@@ -1,0 +1,170 @@
+/**
+ * IP addresses and CIDR ranges, for access lists (allow/deny at connect) and
+ * relay trust (hosts that may relay without authentication).
+ *
+ * Pure: no sockets, no DNS. Addresses are compared as byte arrays; an
+ * IPv4-mapped IPv6 address (::ffff:192.0.2.1, what a dual-stack socket reports
+ * for an IPv4 client) is treated as the IPv4 address it carries, so a rule
+ * written "192.0.2.0/24" matches it.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+
+export interface IpAddress {
+  family: 4 | 6;
+  bytes: Uint8Array;
+}
+
+export interface Cidr {
+  family: 4 | 6;
+  /** Network bytes, host bits cleared. */
+  bytes: Uint8Array;
+  prefix: number;
+  /** Canonical text, e.g. "192.0.2.0/24". */
+  text: string;
+}
+
+function parseIPv4(s: string): Uint8Array | null {
+  if (!isIPv4(s)) return null;
+  return Uint8Array.from(s.split('.').map((p) => Number(p)));
+}
+
+function parseIPv6(s: string): Uint8Array | null {
+  // Zone ids (fe80::1%eth0) name an interface, not part of the address.
+  const noZone = s.replace(/%.*$/, '');
+  if (!isIPv6(noZone)) return null;
+  let text = noZone;
+  const tail: number[] = [];
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const b = parseIPv4(v4[1]!);
+    if (!b) return null;
+    tail.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
+    text = text.slice(0, -v4[1]!.length) + '0:0';
+  }
+  const [head, rest] = text.split('::') as [string, string | undefined];
+  const hs = head ? head.split(':') : [];
+  const rs = rest !== undefined && rest !== '' ? rest.split(':') : [];
+  const groups: number[] = [];
+  for (const h of hs) groups.push(parseInt(h, 16));
+  if (rest !== undefined) for (let i = hs.length + rs.length; i < 8; i++) groups.push(0);
+  for (const r of rs) groups.push(parseInt(r, 16));
+  if (groups.length !== 8 || groups.some((g) => Number.isNaN(g))) return null;
+  if (tail.length) {
+    groups[6] = tail[0]!;
+    groups[7] = tail[1]!;
+  }
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    out[i * 2] = g >> 8;
+    out[i * 2 + 1] = g & 0xff;
+  });
+  return out;
+}
+
+function isMappedV4(b: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
+}
+
+/** Parse an IPv4 or IPv6 address (brackets and "IPv6:" prefixes allowed); null if it is not one. */
+export function parseIp(input: string): IpAddress | null {
+  let s = input.trim();
+  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
+  if (/^ipv6:/i.test(s)) s = s.slice(5);
+  const v4 = parseIPv4(s);
+  if (v4) return { family: 4, bytes: v4 };
+  const v6 = parseIPv6(s);
+  if (!v6) return null;
+  if (isMappedV4(v6)) return { family: 4, bytes: v6.slice(12) };
+  return { family: 6, bytes: v6 };
+}
+
+export function formatIp(ip: IpAddress): string {
+  if (ip.family === 4) return Array.from(ip.bytes).join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((ip.bytes[i]! << 8) | ip.bytes[i + 1]!);
+  // RFC 5952: compress the longest run (length >= 2) of zero groups, the first if tied.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+/** Parse "addr" or "addr/prefix"; a bare address is a /32 or /128. Null if invalid. */
+export function parseCidr(input: string): Cidr | null {
+  const s = input.trim();
+  const slash = s.indexOf('/');
+  const addrText = slash < 0 ? s : s.slice(0, slash);
+  const ip = parseIp(addrText);
+  if (!ip) return null;
+  const max = ip.family === 4 ? 32 : 128;
+  let prefix = max;
+  if (slash >= 0) {
+    const p = s.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(p)) return null;
+    prefix = Number(p);
+    // "::ffff:10.0.0.0/104" is written against the mapped form: shift into IPv4 terms.
+    const mapped = ip.family === 4 && !isIPv4(addrText.replace(/^\[|\]$/g, ''));
+    if (mapped) prefix -= 96;
+    if (prefix < 0 || prefix > max) return null;
+  }
+  const bytes = ip.bytes.slice();
+  for (let bit = prefix; bit < max; bit++) bytes[bit >> 3]! &= ~(0x80 >> (bit & 7));
+  const text = `${formatIp({ family: ip.family, bytes })}/${prefix}`;
+  return { family: ip.family, bytes, prefix, text };
+}
+
+export function cidrContains(cidr: Cidr, ip: IpAddress): boolean {
+  if (cidr.family !== ip.family) return false;
+  const full = cidr.prefix >> 3;
+  for (let i = 0; i < full; i++) if (cidr.bytes[i] !== ip.bytes[i]) return false;
+  const rem = cidr.prefix & 7;
+  if (rem === 0) return true;
+  const mask = (0xff << (8 - rem)) & 0xff;
+  return (ip.bytes[full]! & mask) === cidr.bytes[full];
+}
+
+/** A list of ranges to test client addresses against; invalid entries are skipped and reported. */
+export class CidrSet {
+  readonly ranges: Cidr[] = [];
+  readonly invalid: string[] = [];
+
+  constructor(entries: Iterable<string> = []) {
+    for (const e of entries) {
+      const c = parseCidr(e);
+      if (c) this.ranges.push(c);
+      else this.invalid.push(e);
+    }
+  }
+
+  get size(): number {
+    return this.ranges.length;
+  }
+
+  /** True if the address (text or parsed) falls in any range; false for anything unparsable. */
+  has(ip: string | IpAddress | null | undefined): boolean {
+    const parsed = typeof ip === 'string' ? parseIp(ip) : ip;
+    if (!parsed) return false;
+    return this.ranges.some((c) => cidrContains(c, parsed));
+  }
+}
+
+const LOOPBACK = new CidrSet(['127.0.0.0/8', '::1/128']);
+
+export function isLoopback(ip: string): boolean {
+  return LOOPBACK.has(ip);
+}
