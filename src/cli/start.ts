@@ -112,6 +112,7 @@ async function runWorker(loaded: LoadedConfig): Promise<void> {
   const logger = createLogger(loaded).child({ worker: cluster.worker?.id });
   const bus = loaded.config.store.url.startsWith('sqlite:') ? new WorkerBus() : undefined;
   const server = await startServer(loaded, { logger, bus, runsJobs: process.env.MAILROOM_WORKER_JOBS === '1' });
+  logger.info({ runsJobs: process.env.MAILROOM_WORKER_JOBS === '1' }, 'worker ready');
   process.send?.({ type: 'mailroom:ready', listeners: server.listeners() } satisfies ReadyMessage);
   onSignals(async () => {
     await server.stop();
