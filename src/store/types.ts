@@ -351,7 +351,10 @@ export interface BlobStore {
    * same bytes give the same id and are stored once.
    */
   put(data: Readable | Buffer): Promise<BlobRef>;
-  /** Stream the bytes; rejects with StoreError 'notFound'. */
+  /**
+   * Stream the bytes; rejects with StoreError 'notFound'. range: start inclusive,
+   * end exclusive (like BodyPart offsets); clamped to the blob's size.
+   */
   open(id: string, range?: { start: number; end: number }): Promise<Readable>;
   read(id: string): Promise<Buffer>;
   has(id: string): Promise<boolean>;
