@@ -4,6 +4,7 @@
  * written the message to the blob store (fsynced) and passes its reference;
  * route() decides per recipient: local mailbox(es) or the outbound queue.
  */
+import type { MessageIndex } from '../core/mime/types.js';
 import type { BlobRef } from '../store/types.js';
 
 export type MailSource = 'mx' | 'submission' | 'fetch' | 'web' | 'forward' | 'bounce' | 'local';
@@ -37,4 +38,8 @@ export interface RouteResult {
   recipients: RecipientDisposition[];
 }
 
-export type Route = (envelope: MailEnvelope, blob: BlobRef) => Promise<RouteResult>;
+/**
+ * `index` is the delivery-time index when the caller has it (ingest() returns
+ * it); without it, route() reads the blob and indexes it itself.
+ */
+export type Route = (envelope: MailEnvelope, blob: BlobRef, index?: MessageIndex) => Promise<RouteResult>;
