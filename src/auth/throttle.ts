@@ -55,6 +55,8 @@ export class FailureCounter {
     decaySeconds: number,
     maxEntries: number,
     private readonly now: () => number,
+    /** Whether a success wipes the count (accounts) or merely ends the attempt (clients). */
+    private readonly resetOnSuccess: boolean,
   ) {
     this.decayMs = Math.max(1, decaySeconds * 1000);
     this.maxEntries = Math.max(1, maxEntries);
@@ -97,7 +99,7 @@ export class FailureCounter {
         const wait = Math.min(this.lockoutMs, this.throttleMs * 2 ** (e.failures - this.maxFailures));
         e.blockedUntil = Math.max(e.blockedUntil, now + wait);
       }
-    } else if (outcome === 'success') {
+    } else if (outcome === 'success' && this.resetOnSuccess) {
       e.failures = 0;
       e.blockedUntil = 0;
     }
@@ -153,8 +155,8 @@ export class LoginThrottle {
     const max = opts.maxEntries ?? 10_000;
     const throttleMs = opts.throttleSeconds * 1000;
     const lockoutMs = opts.lockoutSeconds * 1000;
-    this.ips = new FailureCounter(opts.maxFailuresPerIp, throttleMs, lockoutMs, decay, max, now);
-    this.accounts = new FailureCounter(opts.maxFailuresPerAccount, throttleMs, lockoutMs, decay, max, now);
+    this.ips = new FailureCounter(opts.maxFailuresPerIp, throttleMs, lockoutMs, decay, max, now, false);
+    this.accounts = new FailureCounter(opts.maxFailuresPerAccount, throttleMs, lockoutMs, decay, max, now, true);
   }
 
   /** Seconds until this client (and account, if given) may try again. */
