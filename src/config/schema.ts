@@ -200,6 +200,12 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         /** Concurrent polls. */
         concurrency: z.number().int().min(1).default(4),
+        /** Seconds without an answer from a remote mailbox before the poll fails (retried next interval). */
+        timeout: z.number().min(1).default(60),
+        /** PEM file of extra CA certificates trusted for remote mailboxes (absolute, or relative to the working directory). */
+        caFile: z.string().optional(),
+        /** Remote hosts whose TLS certificate is not verified (a provider with a self-signed certificate). */
+        insecureHosts: z.array(z.string()).default([]),
       })
       .strict()
       .prefault({}),
