@@ -11,7 +11,9 @@ export type AuthErrorCode =
   /** A sealed string failed authentication: tampered with, or sealed with another key. */
   | 'sealedTampered'
   /** Stored SCRAM credentials are malformed. */
-  | 'scramCredentials';
+  | 'scramCredentials'
+  /** A password that cannot be set (empty, or absurdly long). */
+  | 'password';
 
 export class AuthError extends Error {
   constructor(

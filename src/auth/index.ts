@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Store, UserCredentials } from '../store/types.js';
 import { isLoopback } from './address.js';
+import { AuthError } from './errors.js';
 import { LoginGate, type Attempt } from './login.js';
 import { hashPassword, needsRehash, verifyDummy, verifyPassword } from './password.js';
 import { findMechanism, type SaslBackend } from './sasl/index.js';
@@ -30,6 +31,7 @@ import type { Authenticator, LoginContext, LoginResult } from './types.js';
 
 export { loadOrCreateSecretKey, createSecrets, type Secrets } from './secrets.js';
 export { isLoopback } from './address.js';
+export { AuthError, isAuthError } from './errors.js';
 export { cramMd5Challenge } from './sasl/cram-md5.js';
 
 export interface AuthenticatorOptions {
@@ -48,7 +50,7 @@ const FAKE_SALT_SETTING = 'auth.scram_fake_salt_key';
 
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
   const { store, config, secrets } = opts;
-  const logger = opts.logger?.child({ module: 'auth' });
+  const logger = opts.logger;
   const throttle = new LoginThrottle({ ...config.auth, ...(opts.now ? { now: opts.now } : {}) });
   const gate = new LoginGate(store, throttle, logger);
   const enabled = new Set<string>(config.auth.mechanisms);
@@ -200,6 +202,9 @@ export function createAuthenticator(opts: AuthenticatorOptions): Authenticator {
     },
 
     async deriveCredentials(password) {
+      // A password no login could ever present (see checkPassword) must not be set either.
+      if (password.length === 0) throw new AuthError('password', 'the password is empty');
+      if (password.length > MAX_PASSWORD) throw new AuthError('password', `the password is longer than ${MAX_PASSWORD} characters`);
       return {
         passwordHash: await hashPassword(password),
         scramSha256: await scramSha256(password),

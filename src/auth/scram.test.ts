@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import {
   deriveScramCredentials,
   formatScramCredentials,
@@ -14,43 +13,7 @@ import {
   verifyClientProof,
 } from './scram.js';
 import { isAuthError } from './errors.js';
-
-/** A SCRAM-SHA-256 client written from RFC 5802 section 3, independent of the server code. */
-export class ScramClient {
-  readonly nonce = randomBytes(18).toString('base64');
-  private saltedPassword: Buffer | null = null;
-  private authMessage = '';
-  constructor(
-    private readonly user: string,
-    private readonly password: string,
-    private readonly gs2Header = 'n,,',
-  ) {}
-  get clientFirstBare(): string {
-    return `n=${this.user.replace(/=/g, '=3D').replace(/,/g, '=2C')},r=${this.nonce}`;
-  }
-  clientFirst(): string {
-    return this.gs2Header + this.clientFirstBare;
-  }
-  clientFinal(serverFirst: string, tamper = false): string {
-    const attrs = Object.fromEntries(serverFirst.split(',').map((kv) => [kv[0], kv.slice(2)]));
-    assert.ok(attrs.r!.startsWith(this.nonce), 'server nonce starts with ours');
-    const salted = pbkdf2Sync(this.password, Buffer.from(attrs.s!, 'base64'), Number(attrs.i), 32, 'sha256');
-    this.saltedPassword = salted;
-    const withoutProof = `c=${Buffer.from(this.gs2Header).toString('base64')},r=${attrs.r}`;
-    this.authMessage = `${this.clientFirstBare},${serverFirst},${withoutProof}`;
-    const clientKey = createHmac('sha256', salted).update('Client Key').digest();
-    const storedKey = createHash('sha256').update(clientKey).digest();
-    const signature = createHmac('sha256', storedKey).update(this.authMessage).digest();
-    const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]!));
-    if (tamper) proof[0]! ^= 1;
-    return `${withoutProof},p=${proof.toString('base64')}`;
-  }
-  /** Whether the server-final proves the server knew our ServerKey. */
-  checkServerFinal(serverFinal: string): boolean {
-    const serverKey = createHmac('sha256', this.saltedPassword!).update('Server Key').digest();
-    return serverFinal === `v=${createHmac('sha256', serverKey).update(this.authMessage).digest('base64')}`;
-  }
-}
+import { ScramSha256Client } from './scram-client.js';
 
 test('RFC 7677 section 3 test vector', async () => {
   const creds = await deriveScramCredentials('pencil', { iterations: 4096, salt: Buffer.from('W22ZaJ0SNY7soEsUEjb6gQ==', 'base64') });
@@ -70,7 +33,13 @@ test('RFC 7677 section 3 test vector', async () => {
   assert.equal(verifyClientProof(creds, authMessage, final.value.proof), true);
   assert.equal(serverFinalMessage(creds, authMessage), 'v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=');
 
-  // The test client computes the same proof from the password.
+  // The client, written separately from the RFC, computes the same proof and checks the server's.
+  const client = new ScramSha256Client('user', 'pencil', { nonce: 'rOprNGfwEbeRWgbNEkqO' });
+  assert.equal(client.clientFirst(), clientFirst);
+  assert.equal(client.clientFinal(serverFirst), clientFinal);
+  assert.equal(client.verifyServerFinal('v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4='), true);
+  assert.equal(client.verifyServerFinal('v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4='), false);
+
   const wrong = await deriveScramCredentials('pencils', { iterations: 4096, salt: creds.salt });
   assert.equal(verifyClientProof(wrong, authMessage, final.value.proof), false);
 });
@@ -82,15 +51,17 @@ test('full exchange with the test client; a wrong password or a flipped bit fail
     ['s3cret password', false, false],
     ['s3cret pässword', true, false],
   ] as const) {
-    const client = new ScramClient('alice@example.org', password);
+    const client = new ScramSha256Client('alice@example.org', password);
     const first = parseClientFirst(client.clientFirst());
     assert.ok(first.ok);
     const serverFirst = serverFirstMessage(first.value.clientNonce + serverNonce(), stored.salt, stored.iterations);
-    const final = parseClientFinal(client.clientFinal(serverFirst, tamper));
+    let clientFinal = client.clientFinal(serverFirst);
+    if (tamper) clientFinal = flipProofBit(clientFinal);
+    const final = parseClientFinal(clientFinal);
     assert.ok(final.ok);
     const authMessage = `${first.value.bare},${serverFirst},${final.value.withoutProof}`;
     assert.equal(verifyClientProof(stored, authMessage, final.value.proof), expected);
-    if (expected) assert.equal(client.checkServerFinal(serverFinalMessage(stored, authMessage)), true);
+    if (expected) assert.equal(client.verifyServerFinal(serverFinalMessage(stored, authMessage)), true);
   }
 });
 
@@ -137,3 +108,10 @@ test('server nonces are printable, comma-free and unique', () => {
   }
   assert.equal(seen.size, 100);
 });
+
+function flipProofBit(clientFinal: string): string {
+  const i = clientFinal.lastIndexOf(',p=');
+  const proof = Buffer.from(clientFinal.slice(i + 3), 'base64');
+  proof[0]! ^= 1;
+  return `${clientFinal.slice(0, i)},p=${proof.toString('base64')}`;
+}
