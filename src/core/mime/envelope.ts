@@ -1,0 +1,32 @@
+/**
+ * IMAP ENVELOPE (RFC 3501 section 7.4.2, RFC 9051 section 7.5.2) from a
+ * message's header fields. Strings are the raw header values (unfolded, not
+ * decoded); absent fields are NIL; Sender and Reply-To default to From when
+ * absent or empty, as the RFC requires.
+ */
+import { parseAddressList } from './address.js';
+import { firstField, type HeaderField } from './header.js';
+import type { ImapAddress, ImapEnvelope } from './types.js';
+
+export function buildEnvelope(fields: HeaderField[]): ImapEnvelope {
+  const str = (name: string): string | null => firstField(fields, name)?.value ?? null;
+  const addrs = (name: string): ImapAddress[] | null => {
+    const f = firstField(fields, name);
+    if (f === undefined) return null;
+    const list = parseAddressList(f.value);
+    return list.length === 0 ? null : list;
+  };
+  const from = addrs('from');
+  return {
+    date: str('date'),
+    subject: str('subject'),
+    from,
+    sender: addrs('sender') ?? from,
+    replyTo: addrs('reply-to') ?? from,
+    to: addrs('to'),
+    cc: addrs('cc'),
+    bcc: addrs('bcc'),
+    inReplyTo: str('in-reply-to'),
+    messageId: str('message-id'),
+  };
+}
