@@ -1,0 +1,99 @@
+/**
+ * The SQLite connection and the few rules every area file relies on:
+ * - Pragmas: WAL (readers never block the writer), synchronous=FULL (a commit
+ *   that returned survives a power cut: SMTP says 250 only after it), a busy
+ *   timeout (several worker processes open the same file) and foreign keys.
+ * - Statements are prepared once and cached by their SQL text.
+ * - write(fn) runs fn in one BEGIN IMMEDIATE transaction (taking the write lock
+ *   up front, so two processes never deadlock upgrading a read lock); changes
+ *   queued with emit() are published on the bus only after the commit, and
+ *   dropped if the transaction rolls back. write() inside write() joins the
+ *   outer transaction.
+ */
+import Database from 'better-sqlite3';
+import type { BlobStore, ChangeBus, MailboxChange } from '../types.js';
+
+export type Db = Database.Database;
+export type Statement = Database.Statement;
+
+export interface Ctx {
+  db: Db;
+  blobs: BlobStore;
+  bus: ChangeBus;
+  stmt(sql: string): Statement;
+  write<T>(fn: () => T): T;
+  /** Queue a change notification for after the commit (only inside write()). */
+  emit(change: MailboxChange): void;
+  now(): number;
+}
+
+export function openDatabase(path: string, opts: { busyTimeoutMs?: number } = {}): Db {
+  const db = new Database(path);
+  db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 15000}`);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('temp_store = MEMORY');
+  db.pragma('cache_size = -32000'); // 32 MB page cache
+  return db;
+}
+
+export function createCtx(db: Db, blobs: BlobStore, bus: ChangeBus): Ctx {
+  const cache = new Map<string, Statement>();
+  const runInTx = db.transaction((fn: () => unknown) => fn());
+  let pending: MailboxChange[] | null = null;
+
+  const ctx: Ctx = {
+    db,
+    blobs,
+    bus,
+    stmt(sql) {
+      let s = cache.get(sql);
+      if (!s) {
+        s = db.prepare(sql);
+        cache.set(sql, s);
+      }
+      return s;
+    },
+    write<T>(fn: () => T): T {
+      if (pending) return fn();
+      pending = [];
+      let events: MailboxChange[];
+      let result: T;
+      try {
+        result = runInTx.immediate(fn) as T;
+        events = pending;
+      } finally {
+        pending = null;
+      }
+      for (const change of coalesce(events)) bus.publish(change);
+      return result;
+    },
+    emit(change) {
+      if (!pending) throw new Error('emit() outside write()');
+      pending.push(change);
+    },
+    now: () => Date.now(),
+  };
+  return ctx;
+}
+
+/** One event per mailbox and kind, carrying the final HIGHESTMODSEQ. */
+function coalesce(events: MailboxChange[]): MailboxChange[] {
+  if (events.length <= 1) return events;
+  const byKey = new Map<string, MailboxChange>();
+  for (const e of events) {
+    const key = `${e.mailboxId}:${e.kind}`;
+    const prev = byKey.get(key);
+    if (!prev || prev.highestModseq <= e.highestModseq) {
+      byKey.delete(key);
+      byKey.set(key, e);
+    }
+  }
+  return [...byKey.values()];
+}
+
+/** JSON array parameter for `IN (SELECT value FROM json_each(?))`. */
+export function jsonList(values: readonly (number | string)[]): string {
+  return JSON.stringify(values);
+}

@@ -1,0 +1,70 @@
+/**
+ * The SQLite Store: mailroom's default, one file next to a blob directory.
+ *
+ * better-sqlite3 is synchronous, so every method runs to completion inside one
+ * call and transactions never interleave within a process; across processes
+ * (cluster workers sharing the file) BEGIN IMMEDIATE plus busy_timeout
+ * serialise writers while WAL lets readers go on. The methods are split by
+ * area (accounts, mailboxes, messages, message-ops, search, queue, policy,
+ * external, gc); this file opens the database, runs the migrations and puts
+ * them together. The rules every Store keeps are in ../types.ts.
+ */
+import type { BlobStore, ChangeBus, Store } from '../types.js';
+import { accountsApi } from './accounts.js';
+import { createCtx, openDatabase } from './db.js';
+import { externalApi } from './external.js';
+import { gcApi } from './gc.js';
+import { mailboxesApi } from './mailboxes.js';
+import { messageOpsApi } from './message-ops.js';
+import { messagesApi } from './messages.js';
+import { migrate } from './migrate.js';
+import { policyApi } from './policy.js';
+import { queueApi } from './queue.js';
+import { registerSearchFunctions, searchApi } from './search.js';
+
+export interface SqliteStoreOptions {
+  /** Database file; created if missing. */
+  path: string;
+  blobs: BlobStore;
+  bus: ChangeBus;
+  /** How long a writer waits for another process's transaction (default 15 s). */
+  busyTimeoutMs?: number;
+}
+
+export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
+  const db = openDatabase(opts.path, { busyTimeoutMs: opts.busyTimeoutMs });
+  try {
+    registerSearchFunctions(db);
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  const ctx = createCtx(db, opts.blobs, opts.bus);
+  let closed = false;
+
+  const store: Store = {
+    kind: 'sqlite',
+    blobs: opts.blobs,
+    bus: opts.bus,
+    async migrate() {
+      return migrate(db);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+      await opts.blobs.close();
+    },
+    ...accountsApi(ctx),
+    ...mailboxesApi(ctx),
+    ...messagesApi(ctx),
+    ...messageOpsApi(ctx),
+    ...searchApi(ctx),
+    ...queueApi(ctx),
+    ...policyApi(ctx),
+    ...externalApi(ctx),
+    ...gcApi(ctx),
+  };
+  return store;
+}
