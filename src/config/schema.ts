@@ -111,6 +111,10 @@ export const configSchema = z
         dnsServers: z.array(z.string()).default([]),
         /** Seconds of silence before the connection is closed. */
         timeout: z.number().min(1).default(300),
+        /** Commands a submission client may send before it has authenticated. */
+        maxUnauthenticatedCommands: z.number().int().min(1).default(10),
+        /** Seconds the access/relay rules and domain list are cached per process (0 = ask the store every time). */
+        policyCacheSeconds: z.number().min(0).default(5),
       })
       .strict()
       .prefault({}),
