@@ -3,9 +3,10 @@
  * factory; adding a protocol to mailroom is one line here.
  */
 import type { Service, ServiceContext } from './service.js';
+import { createSmtpService } from './smtp/index.js';
 
 export type ServiceFactory = (ctx: ServiceContext) => Service | null;
 
 export const serviceFactories: Array<{ name: string; create: ServiceFactory }> = [
-  // { name: 'smtp', create: createSmtpService },
+  { name: 'smtp', create: createSmtpService },
 ];
