@@ -26,3 +26,8 @@ test('an IPv6 client is counted by its /64', () => {
   assert.equal(throttleKeyForIp('fe80::1%eth0'), 'fe80:0000:0000:0000::/64');
   assert.equal(throttleKeyForIp('64:ff9b::192.0.2.1'), '0064:ff9b:0000:0000::/64');
 });
+
+test('a missing address (socket already closed) is not loopback and still gets a key', () => {
+  assert.equal(isLoopback(undefined as unknown as string), false);
+  assert.equal(throttleKeyForIp(undefined as unknown as string), '');
+});

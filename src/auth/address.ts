@@ -13,7 +13,8 @@ export function unmapIPv4(ip: string): string {
 
 /** 127.0.0.0/8, ::1 and IPv4-mapped 127.x. */
 export function isLoopback(ip: string): boolean {
-  const v = unmapIPv4(ip.trim());
+  // A socket that closed early has no remote address; never treat that as loopback.
+  const v = unmapIPv4(String(ip ?? '').trim());
   if (isIPv4(v)) return v.startsWith('127.');
   if (isIPv6(v)) return expandIPv6(v) === '0000:0000:0000:0000:0000:0000:0000:0001';
   return false;
@@ -21,7 +22,7 @@ export function isLoopback(ip: string): boolean {
 
 /** The key under which failures from this client are counted: the IPv4 address, or the IPv6 /64. */
 export function throttleKeyForIp(ip: string): string {
-  const v = unmapIPv4(ip.trim().toLowerCase());
+  const v = unmapIPv4(String(ip ?? '').trim().toLowerCase());
   if (isIPv6(v)) {
     const full = expandIPv6(v);
     if (full) return full.split(':').slice(0, 4).join(':') + '::/64';
