@@ -81,6 +81,8 @@ export class EntityScanner implements LineSink {
   private headerEndsAfterLine = false;
   /** The current line is a boundary after which a new child begins. */
   private childAfterLine = false;
+  /** The current line is a close-delimiter ("--b--"). */
+  private closeLine = false;
   /** Line end length of the previous line while it may still belong to a following boundary. */
   private pendingNl = 0;
   private curLf = 0;
@@ -161,7 +163,10 @@ export class EntityScanner implements LineSink {
         this.pendingNl = nl;
         break;
       case 'skip':
-        this.pendingNl = 0;
+        // After "--b" the line end belongs to the boundary line; after "--b--" it may be the line end
+        // before an outer boundary (RFC 2046: the CRLF before a boundary belongs to that boundary).
+        this.pendingNl = this.closeLine ? nl : 0;
+        this.closeLine = false;
         if (this.childAfterLine && nl > 0 && this.parts < MAX_PARTS) {
           const parent = top;
           this.parts++;
@@ -180,6 +185,9 @@ export class EntityScanner implements LineSink {
 
   /** End of input at `end`, with `lf` LFs in all. Returns the root part. */
   finish(end: number, lf: number): BodyPart {
+    // No boundary follows: the last line end belongs to the body it ends.
+    if (this.pendingNl > 0 && this.top().phase === 'body') this.toSink(this.top(), NL[this.pendingNl]!);
+    this.pendingNl = 0;
     this.closeAbove(-1, end, lf);
     return this.root!;
   }
@@ -215,6 +223,7 @@ export class EntityScanner implements LineSink {
     if (close) {
       m.delimiter = null;
       this.activeBoundaries--;
+      this.closeLine = true;
     } else {
       this.childAfterLine = true;
     }
