@@ -58,7 +58,7 @@ export function createSmtpService(ctx: ServiceContext): Service | null {
   const reverse = createReverseResolver(config.smtp.dnsServers);
   const sessions = new Map<string, SessionState>();
   const busy = new Set<string>();
-  const log = ctx.logger.child({ module: 'smtp' });
+  const log = ctx.logger;
   let listeners: Listener[] = [];
 
   function build(kind: ListenerKind): SMTPServer {

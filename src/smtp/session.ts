@@ -88,7 +88,7 @@ export function loginContext(session: SMTPServerSession, listener: ListenerKind)
 export function createSessionHooks(deps: SessionDeps) {
   const { ctx, listener, policy, connections, rate, sessions } = deps;
   const { config } = ctx;
-  const log = ctx.logger.child({ module: 'smtp', listener });
+  const log = ctx.logger.child({ listener });
 
   function state(session: SMTPServerSession): SessionState {
     let s = sessions.get(session.id);
