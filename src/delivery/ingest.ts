@@ -100,7 +100,13 @@ export async function ingest(blobs: BlobStore, source: Readable | Buffer, opts: 
     await pipeline(input(), tap, toBlob);
   } catch (err) {
     toBlob.destroy(err instanceof Error ? err : new Error(String(err)));
-    await put.catch(() => undefined);
+    const putErr = await put.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    // When the store gave up first, the pipeline only saw its reader go away: report the store's reason.
+    const code = (err as { code?: unknown } | null)?.code;
+    if (putErr !== null && (code === 'ABORT_ERR' || code === 'ERR_STREAM_PREMATURE_CLOSE')) throw putErr;
     throw err;
   }
   const blob = await put;

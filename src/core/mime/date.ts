@@ -106,11 +106,16 @@ function parseTokens(text: string): MailDate | null {
   return { ms, day: ymd(year, month + 1, day) };
 }
 
+/** Some software writes ISO 8601 ("2024-01-05T10:00:00Z"); its own day is the one written. */
 function parseFallback(text: string): MailDate | null {
+  const m = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]|$)/.exec(text);
+  if (m === null) return null;
   const ms = Date.parse(text);
   if (!Number.isFinite(ms)) return null;
-  const d = new Date(ms);
-  return { ms, day: ymd(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()) };
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const check = new Date(Date.UTC(y, mo - 1, d));
+  if (check.getUTCDate() !== d || check.getUTCMonth() !== mo - 1) return null;
+  return { ms, day: ymd(y, mo, d) };
 }
 
 function ymd(y: number, m: number, d: number): string {
