@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isStoreError } from '../errors.js';
-import type { MailboxChange, Store } from '../types.js';
+import type { AppendResult, MailboxChange, Store } from '../types.js';
 import { makeUser, putMessage } from './fixtures.js';
 import type { ContractContext } from './suite.js';
 
@@ -50,7 +50,7 @@ export function messagesContract(t: ContractContext): void {
       const s = t.store();
       const u = await makeUser(s);
       const box = await inboxOf(s, u.id);
-      const ms = [];
+      const ms: Array<Awaited<ReturnType<typeof putMessage>>> = [];
       for (let i = 0; i < 4; i++) {
         const m = await putMessage(s, { subject: `Subject ${i} ünïcödé`, text: `Body ${i}\r\nline two\r\n` });
         await s.append(box.id, { blob: m.blob, index: m.index, flags: ['\\Answered'] });
@@ -270,7 +270,7 @@ export function messagesContract(t: ContractContext): void {
       const u = await makeUser(s);
       const box = await inboxOf(s, u.id);
       const start = box.highestModseq;
-      const rs = [];
+      const rs: AppendResult[] = [];
       for (let i = 0; i < 3; i++) {
         const m = await putMessage(s);
         rs.push(await s.append(box.id, { blob: m.blob, index: m.index }));
