@@ -3,10 +3,14 @@
  * factory; adding a protocol to mailroom is one line here.
  */
 import type { Service, ServiceContext } from './service.js';
+import { createFetchService } from './fetch/index.js';
 import { createSmtpService } from './smtp/index.js';
+import { createQueueService } from './delivery/queue/index.js';
 
 export type ServiceFactory = (ctx: ServiceContext) => Service | null;
 
 export const serviceFactories: Array<{ name: string; create: ServiceFactory }> = [
   { name: 'smtp', create: createSmtpService },
+  { name: 'fetch', create: createFetchService },
+  { name: 'queue', create: createQueueService },
 ];

@@ -4,9 +4,11 @@
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerFetchCommands } from './fetch.js';
 
 export type RegisterCommands = (program: Command, cli: CliContext) => void;
 
 export const commandGroups: RegisterCommands[] = [
   // registerQueueCommands,
+  registerFetchCommands,
 ];
