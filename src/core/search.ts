@@ -44,7 +44,7 @@ export function utcDay(ms: number): string {
 
 /** Header values as searched: line breaks (which an unfolded value should not have) become spaces. */
 export function searchableHeaderValue(value: string): string {
-  return value.replace(/[\r\n]/g, ' ');
+  return value.replace(/\r\n|\r|\n/g, ' ');
 }
 
 /** The header block as the stores index it for SEARCH HEADER/TEXT: "name: value" lines. */
