@@ -5,10 +5,12 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerFetchCommands } from './fetch.js';
+import { registerPolicyCommands } from './policy.js';
 
 export type RegisterCommands = (program: Command, cli: CliContext) => void;
 
 export const commandGroups: RegisterCommands[] = [
   // registerQueueCommands,
   registerFetchCommands,
+  registerPolicyCommands,
 ];
