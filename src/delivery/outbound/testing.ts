@@ -13,6 +13,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import { once } from 'node:events';
 import dns2 from 'dns2';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 
 // ------------------------------------------------------------------ DNS
 
@@ -142,6 +143,11 @@ function smtpError(r: SinkReply): Error {
   return Object.assign(new Error(r.message), { responseCode: r.code });
 }
 
+/** Whether mailroom's smtp-server extension (src/smtp/library.ts) is loaded in this process. */
+function smtpServerPatched(): boolean {
+  return Symbol.for('mailroom.smtp-server.patched') in (SMTPConnection.prototype as object);
+}
+
 export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
   const messages: SinkMessage[] = [];
   const connections = { current: 0, max: 0, total: 0 };
@@ -156,6 +162,10 @@ export async function startSmtpSink(opts: SinkOptions = {}): Promise<SmtpSink> {
     allowInsecureAuth: true,
     maxClients: opts.maxClients,
     hideDSN: opts.dsn === false,
+    // Replies go out exactly as scripted ("550 5.1.1 …"): with mailroom's smtp-server
+    // extension loaded (src/smtp/library.ts) that needs ENHANCEDSTATUSCODES on,
+    // without it smtp-server would add a second code, so it stays off.
+    hideENHANCEDSTATUSCODES: !smtpServerPatched(),
     logger: false,
     disableReverseLookup: true,
     socketTimeout: 30_000,

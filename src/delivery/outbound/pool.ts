@@ -1,0 +1,207 @@
+/**
+ * Connection slots and connection reuse for outbound delivery.
+ *
+ * Rules it keeps:
+ * - Never more than `perHost` connections open to one remote host (or one
+ *   smarthost) at once, counting idle ones: providers answer the sixth with
+ *   421, and a polite client never sees that.
+ * - Never more than `total` connections open overall (config queue.concurrency).
+ * - A connection carries at most `perConnection` messages, then is closed
+ *   (config queue.messagesPerConnection), as Postfix's smtp_connection_reuse_count_limit.
+ * - An idle connection is kept a short while (2 s, Postfix's
+ *   smtp_connection_cache_time_limit) for the next message to that host, then
+ *   closed with QUIT. A waiter for another host that is blocked only by the
+ *   total limit gets room by closing an idle connection.
+ * - Waiters are served first come, first served, among those whose host has room.
+ */
+import type { OutboundConnection } from './connection.js';
+
+export interface Slot {
+  readonly key: string;
+  /** A reused, still-open connection; null when the holder must open one. */
+  readonly connection: OutboundConnection | null;
+}
+
+interface Waiter {
+  key: string;
+  grant: (slot: Slot) => void;
+}
+
+interface Idle {
+  connection: OutboundConnection;
+  timer: NodeJS.Timeout;
+}
+
+export interface PoolLimits {
+  perHost: number;
+  total: number;
+  perConnection: number;
+  idleMs?: number;
+}
+
+export class ConnectionPool {
+  /** Open or being-opened connections per host, idle ones included. */
+  private readonly open = new Map<string, number>();
+  private readonly idle = new Map<string, Idle[]>();
+  private readonly waiters: Waiter[] = [];
+  private totalOpen = 0;
+  private closed = false;
+  /** The most connections ever open at once to each host (for tests and stats). */
+  readonly peak = new Map<string, number>();
+
+  constructor(private readonly limits: PoolLimits) {}
+
+  /** Wait for the right to talk to `key`; reuses an idle connection when there is one. */
+  acquire(key: string): Promise<Slot> {
+    if (this.closed) return Promise.reject(new Error('connection pool closed'));
+    const reused = this.takeIdle(key);
+    if (reused) return Promise.resolve({ key, connection: reused });
+    if (this.hasRoom(key)) return Promise.resolve(this.grantNew(key));
+    if (this.hostHasRoom(key) && this.closeOneIdle()) return Promise.resolve(this.grantNew(key));
+    return new Promise<Slot>((grant) => this.waiters.push({ key, grant }));
+  }
+
+  /**
+   * Give the slot back. Pass the connection when it may carry another message
+   * (usable, under the per-connection limit); otherwise it is closed here and
+   * the slot freed.
+   */
+  release(slot: Slot, connection: OutboundConnection | null): void {
+    const { key } = slot;
+    if (connection) this.busy.delete(connection);
+    const reusable = connection && connection.usable && connection.transactions < this.limits.perConnection && !this.closed;
+    if (connection && reusable) {
+      // Hand it straight to a waiter for the same host, else park it.
+      const i = this.waiters.findIndex((w) => w.key === key);
+      if (i >= 0) {
+        const [w] = this.waiters.splice(i, 1);
+        w!.grant({ key, connection });
+        return;
+      }
+      const timer = setTimeout(() => this.expireIdle(key, connection), this.limits.idleMs ?? 2000);
+      timer.unref();
+      const list = this.idle.get(key) ?? [];
+      list.push({ connection, timer });
+      this.idle.set(key, list);
+      // A waiter for another host blocked by the total limit may need this room.
+      this.serveWaiters();
+      return;
+    }
+    if (connection) {
+      if (connection.usable) connection.quit();
+      else connection.destroy();
+    }
+    this.freeSlot(key);
+  }
+
+  /** Connections in use (opened or handed out, not yet released), so stop() can cut them. */
+  private readonly busy = new Set<OutboundConnection>();
+
+  /** Note a connection the holder of a slot is using (deliver.ts calls this after opening). */
+  use(connection: OutboundConnection): void {
+    this.busy.add(connection);
+  }
+
+  /** Cut every connection in use: their transactions fail at once (shutdown past its bound). */
+  abortActive(): void {
+    for (const c of this.busy) c.destroy();
+    this.busy.clear();
+  }
+
+  /** Connections open to `key` now. */
+  openTo(key: string): number {
+    return this.open.get(key) ?? 0;
+  }
+
+  /** Close idle connections and refuse new work; waiters are rejected. */
+  close(): void {
+    this.closed = true;
+    for (const [key, list] of this.idle) {
+      for (const { connection, timer } of list) {
+        clearTimeout(timer);
+        connection.quit();
+        this.decrement(key);
+      }
+    }
+    this.idle.clear();
+    this.waiters.splice(0);
+  }
+
+  private hostHasRoom(key: string): boolean {
+    return this.openTo(key) < this.limits.perHost;
+  }
+
+  private hasRoom(key: string): boolean {
+    return this.hostHasRoom(key) && this.totalOpen < this.limits.total;
+  }
+
+  private grantNew(key: string): Slot {
+    const n = this.openTo(key) + 1;
+    this.open.set(key, n);
+    this.totalOpen++;
+    this.peak.set(key, Math.max(this.peak.get(key) ?? 0, n));
+    return { key, connection: null };
+  }
+
+  private takeIdle(key: string): OutboundConnection | null {
+    const list = this.idle.get(key);
+    while (list && list.length) {
+      const { connection, timer } = list.shift()!;
+      clearTimeout(timer);
+      if (connection.usable) return connection;
+      this.decrement(key);
+    }
+    return null;
+  }
+
+  private expireIdle(key: string, connection: OutboundConnection): void {
+    const list = this.idle.get(key);
+    const i = list?.findIndex((x) => x.connection === connection) ?? -1;
+    if (!list || i < 0) return;
+    list.splice(i, 1);
+    connection.quit();
+    this.freeSlot(key);
+  }
+
+  private closeOneIdle(): boolean {
+    for (const [key, list] of this.idle) {
+      const item = list.shift();
+      if (!item) continue;
+      clearTimeout(item.timer);
+      item.connection.quit();
+      this.decrement(key);
+      return true;
+    }
+    return false;
+  }
+
+  private decrement(key: string): void {
+    const n = this.openTo(key) - 1;
+    if (n <= 0) this.open.delete(key);
+    else this.open.set(key, n);
+    this.totalOpen--;
+  }
+
+  private freeSlot(key: string): void {
+    this.decrement(key);
+    this.serveWaiters();
+  }
+
+  private serveWaiters(): void {
+    for (let i = 0; i < this.waiters.length; ) {
+      const w = this.waiters[i]!;
+      const reused = this.takeIdle(w.key);
+      if (reused) {
+        this.waiters.splice(i, 1);
+        w.grant({ key: w.key, connection: reused });
+        continue;
+      }
+      if (this.hasRoom(w.key) || (this.hostHasRoom(w.key) && this.closeOneIdle())) {
+        this.waiters.splice(i, 1);
+        w.grant(this.grantNew(w.key));
+        continue;
+      }
+      i++;
+    }
+  }
+}
