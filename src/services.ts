@@ -6,6 +6,7 @@ import type { Service, ServiceContext } from './service.js';
 import { createFetchService } from './fetch/index.js';
 import { createSmtpService } from './smtp/index.js';
 import { createQueueService } from './delivery/queue/index.js';
+import { createImapService } from './imap/index.js';
 
 export type ServiceFactory = (ctx: ServiceContext) => Service | null;
 
@@ -13,4 +14,5 @@ export const serviceFactories: Array<{ name: string; create: ServiceFactory }> =
   { name: 'smtp', create: createSmtpService },
   { name: 'fetch', create: createFetchService },
   { name: 'queue', create: createQueueService },
+  { name: 'imap', create: createImapService },
 ];

@@ -148,6 +148,15 @@ export class CommandReader {
     this.overlongHead = undefined;
   }
 
+  /** Removes and returns the unread bytes (COMPRESS: they must go through the inflater first). */
+  takeBuffered(): Buffer {
+    const rest = Buffer.from(this.buf.subarray(this.pos));
+    this.buf = Buffer.alloc(0);
+    this.pos = 0;
+    this.lineStart = 0;
+    return rest;
+  }
+
   /** Whether a command has been started but not finished. */
   get midCommand(): boolean {
     return this.parts.length > 0 || this.state.kind !== 'line';

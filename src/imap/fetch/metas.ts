@@ -1,0 +1,16 @@
+/** Flags and sizes of many messages: one listMessages when many, else getMessages. */
+import type { MessageMeta } from '../../store/types.js';
+import type { Session } from '../session.js';
+
+const LIST_ALL_ABOVE = 2000;
+
+export async function metasFor(s: Session, mailboxId: number, uids: number[]): Promise<MessageMeta[]> {
+  if (uids.length === 0) return [];
+  if (uids.length > LIST_ALL_ABOVE) {
+    const want = new Set(uids);
+    return (await s.store.listMessages(mailboxId)).filter((m) => want.has(m.uid));
+  }
+  const out: MessageMeta[] = [];
+  for (let i = 0; i < uids.length; i += 500) out.push(...(await s.store.getMessages(mailboxId, uids.slice(i, i + 500))));
+  return out;
+}
