@@ -16,14 +16,19 @@ const CR = 0x0d;
 /** Bytes of a line gathered before it is handed over (boundaries are capped well below). */
 export const HEAD_BYTES = 2048;
 
+/**
+ * Byte ranges are passed as (buf, from, to) rather than as subarrays: a message
+ * of short lines would otherwise allocate a Buffer object per line.
+ */
 export interface LineSink {
   /**
-   * A line begins at `start`, with `lf` LFs before it. `head` is its content
-   * (without the line end) when the line is shorter than HEAD_BYTES, else at
-   * least the first HEAD_BYTES - 1 bytes of it; `lineMore` brings the rest.
+   * A line begins at `start`, with `lf` LFs before it. Its head, buf[from, to),
+   * is its content (without the line end) when the line is shorter than
+   * HEAD_BYTES, else at least the first HEAD_BYTES - 1 bytes of it; `lineMore`
+   * brings the rest.
    */
-  lineStart(start: number, lf: number, head: Buffer): void;
-  lineMore(data: Buffer): void;
+  lineStart(start: number, lf: number, buf: Buffer, from: number, to: number): void;
+  lineMore(buf: Buffer, from: number, to: number): void;
   /** The line ended: nl is the length of its line end (2 for CRLF, 1 for LF, 0 at end of input); `end` is the offset after it. */
   lineEnd(nl: 0 | 1 | 2, end: number): void;
 }
@@ -53,16 +58,17 @@ export class LineSplitter {
 
   write(chunk: Buffer): void {
     let i = 0;
-    while (i < chunk.length) {
-      this.inLine = true;
+    const n = chunk.length;
+    while (i < n) {
       const nl = chunk.indexOf(LF, i);
       if (nl === -1) {
-        this.content(chunk.subarray(i));
-        this.pos += chunk.length - i;
+        this.inLine = true;
+        this.content(chunk, i, n);
+        this.pos += n - i;
         return;
       }
       this.pos += nl + 1 - i;
-      this.endLine(chunk.subarray(i, nl));
+      this.endLine(chunk, i, nl);
       i = nl + 1;
     }
   }
@@ -71,69 +77,82 @@ export class LineSplitter {
   finish(): void {
     if (!this.inLine) return;
     if (!this.headSent) {
-      this.sink.lineStart(this.lineStartPos, this.lf, concat(this.head, this.headLen));
+      const head = concat(this.head, this.headLen);
+      this.sink.lineStart(this.lineStartPos, this.lf, head, 0, head.length);
     } else if (this.heldCr) {
-      this.sink.lineMore(CR_BUF);
+      this.sink.lineMore(CR_BUF, 0, 1);
     }
     this.reset();
     this.sink.lineEnd(0, this.pos);
   }
 
-  /** Content bytes of the current line, no LF among them. */
-  private content(data: Buffer): void {
-    if (data.length === 0) return;
+  /** Content bytes buf[from, to) of the current line, no LF among them. */
+  private content(buf: Buffer, from: number, to: number): void {
+    if (from >= to) return;
     if (!this.headSent) {
-      this.head.push(data);
-      this.headLen += data.length;
+      // A copy: the caller may reuse its buffer once write() returns.
+      this.head.push(Buffer.from(buf.subarray(from, to)));
+      this.headLen += to - from;
       if (this.headLen < HEAD_BYTES) return;
       const all = concat(this.head, this.headLen);
       this.head = [];
       this.headLen = 0;
       this.headSent = true;
       const keepCr = all[all.length - 1] === CR;
-      this.sink.lineStart(this.lineStartPos, this.lf, keepCr ? all.subarray(0, all.length - 1) : all);
+      this.sink.lineStart(this.lineStartPos, this.lf, all, 0, keepCr ? all.length - 1 : all.length);
       this.heldCr = keepCr;
       return;
     }
-    let out = data;
     if (this.heldCr) {
-      out = Buffer.concat([CR_BUF, data]);
       this.heldCr = false;
+      this.sink.lineMore(CR_BUF, 0, 1);
     }
-    if (out[out.length - 1] === CR) {
+    let end = to;
+    if (buf[end - 1] === CR) {
       this.heldCr = true;
-      out = out.subarray(0, out.length - 1);
+      end--;
     }
-    if (out.length > 0) this.sink.lineMore(out);
+    if (end > from) this.sink.lineMore(buf, from, end);
   }
 
-  /** The LF of the current line was found; `last` is the content before it. */
-  private endLine(last: Buffer): void {
-    let nl: 1 | 2 = 1;
+  /** The LF at buf[nl] ends the current line; buf[from, nl) is the content before it. */
+  private endLine(buf: Buffer, from: number, nl: number): void {
+    let len: 1 | 2 = 1;
     if (!this.headSent) {
-      let all = this.headLen === 0 ? last : Buffer.concat([...this.head, last]);
-      if (all.length > 0 && all[all.length - 1] === CR) {
-        nl = 2;
-        all = all.subarray(0, all.length - 1);
+      let b = buf;
+      let f = from;
+      let t = nl;
+      if (this.headLen > 0) {
+        b = Buffer.concat([...this.head, buf.subarray(from, nl)]);
+        f = 0;
+        t = b.length;
       }
-      this.sink.lineStart(this.lineStartPos, this.lf, all);
+      if (t > f && b[t - 1] === CR) {
+        len = 2;
+        t--;
+      }
+      this.sink.lineStart(this.lineStartPos, this.lf, b, f, t);
     } else {
-      let out = last;
-      if (this.heldCr) out = Buffer.concat([CR_BUF, last]);
-      if (out.length > 0 && out[out.length - 1] === CR) {
-        nl = 2;
-        out = out.subarray(0, out.length - 1);
+      let t = nl;
+      if (t > from && buf[t - 1] === CR) {
+        len = 2;
+        t--;
+        if (this.heldCr) this.sink.lineMore(CR_BUF, 0, 1);
+      } else if (t === from && this.heldCr) {
+        len = 2; // the held CR was the line end's
+      } else if (this.heldCr) {
+        this.sink.lineMore(CR_BUF, 0, 1);
       }
-      if (out.length > 0) this.sink.lineMore(out);
+      if (t > from) this.sink.lineMore(buf, from, t);
     }
     this.reset();
     this.lf++;
     this.lineStartPos = this.pos;
-    this.sink.lineEnd(nl, this.pos);
+    this.sink.lineEnd(len, this.pos);
   }
 
   private reset(): void {
-    this.head = [];
+    if (this.headLen > 0) this.head = [];
     this.headLen = 0;
     this.headSent = false;
     this.heldCr = false;

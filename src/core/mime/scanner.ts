@@ -47,8 +47,7 @@ export interface PartText {
 interface Frame {
   headerStart: number;
   phase: 'header' | 'body';
-  header: Buffer[];
-  headerLen: number;
+  header: ByteCollector;
   headerFull: boolean;
   /** Some field line was seen (continuations need one). */
   hasField: boolean;
@@ -69,7 +68,7 @@ interface Frame {
   message: BodyPart | null;
   messageEnvelope: ImapEnvelope | null;
   /** text/* leaf: raw body bytes gathered for search text. */
-  sink: Buffer[] | null;
+  sink: ByteCollector | null;
 }
 
 const NL: Record<number, Buffer> = { 1: Buffer.from('\n'), 2: Buffer.from('\r\n') };
@@ -102,10 +101,10 @@ export class EntityScanner implements LineSink {
 
   // ------------------------------------------------------------ LineSink
 
-  lineStart(start: number, lf: number, head: Buffer): void {
+  lineStart(start: number, lf: number, buf: Buffer, from: number, to: number): void {
     this.curLf = lf;
-    if (this.activeBoundaries > 0 && head.length >= 2 && head[0] === 0x2d && head[1] === 0x2d) {
-      const m = this.matchBoundary(head);
+    if (this.activeBoundaries > 0 && to - from >= 2 && buf[from] === 0x2d && buf[from + 1] === 0x2d) {
+      const m = this.matchBoundary(buf, from, to);
       if (m !== null) {
         this.onBoundary(m.index, m.close, start, lf);
         return;
@@ -113,37 +112,42 @@ export class EntityScanner implements LineSink {
     }
     const top = this.top();
     if (top.phase === 'header') {
-      if (head.length === 0) {
+      if (to === from) {
         this.route = 'header';
         this.headerEndsAfterLine = true;
         return;
       }
-      const first = head[0];
+      const first = buf[from];
       const continuation = (first === 0x20 || first === 0x09) && top.hasField;
-      const mboxFrom = top.isMessage && top.headerLen === 0 && (startsWith(head, 'From ') || startsWith(head, '>From '));
+      const head = buf.subarray(from, to);
+      const mboxFrom = top.isMessage && top.header.length === 0 && (startsWith(head, 'From ') || startsWith(head, '>From '));
       if (continuation || mboxFrom || isFieldStart(head)) {
         if (!continuation && !mboxFrom) top.hasField = true;
         this.route = 'header';
-        this.appendHeader(top, head);
+        this.appendHeader(top, buf, from, to);
         return;
       }
       // Neither field nor continuation: the header ended before this line, which is body.
       this.pendingNl = 0;
       this.endHeader(top, start, lf);
-      this.lineStart(start, lf, head);
+      this.lineStart(start, lf, buf, from, to);
+      return;
+    }
+    this.route = 'body';
+    if (top.sink === null) {
+      this.pendingNl = 0;
       return;
     }
     if (this.pendingNl > 0) {
-      this.toSink(top, NL[this.pendingNl]!);
+      this.toSink(top, NL[this.pendingNl]!, 0, this.pendingNl);
       this.pendingNl = 0;
     }
-    this.route = 'body';
-    this.toSink(top, head);
+    this.toSink(top, buf, from, to);
   }
 
-  lineMore(data: Buffer): void {
-    if (this.route === 'header') this.appendHeader(this.top(), data);
-    else if (this.route === 'body') this.toSink(this.top(), data);
+  lineMore(buf: Buffer, from: number, to: number): void {
+    if (this.route === 'header') this.appendHeader(this.top(), buf, from, to);
+    else if (this.route === 'body') this.toSink(this.top(), buf, from, to);
   }
 
   lineEnd(nl: 0 | 1 | 2, end: number): void {
@@ -155,7 +159,7 @@ export class EntityScanner implements LineSink {
           this.pendingNl = 0;
           this.endHeader(top, end, this.curLf + (nl > 0 ? 1 : 0));
         } else {
-          if (nl > 0) this.appendHeader(top, NL[nl]!);
+          if (nl > 0) this.appendHeader(top, NL[nl]!, 0, nl);
           this.pendingNl = nl;
         }
         break;
@@ -186,7 +190,7 @@ export class EntityScanner implements LineSink {
   /** End of input at `end`, with `lf` LFs in all. Returns the root part. */
   finish(end: number, lf: number): BodyPart {
     // No boundary follows: the last line end belongs to the body it ends.
-    if (this.pendingNl > 0 && this.top().phase === 'body') this.toSink(this.top(), NL[this.pendingNl]!);
+    if (this.pendingNl > 0 && this.top().phase === 'body') this.toSink(this.top(), NL[this.pendingNl]!, 0, this.pendingNl);
     this.pendingNl = 0;
     this.closeAbove(-1, end, lf);
     return this.root!;
@@ -198,19 +202,22 @@ export class EntityScanner implements LineSink {
     return this.stack[this.stack.length - 1]!;
   }
 
-  private matchBoundary(head: Buffer): { index: number; close: boolean } | null {
+  private matchBoundary(buf: Buffer, from: number, to: number): { index: number; close: boolean } | null {
     let best = -1;
     let bestLen = 0;
+    const len = to - from;
+    const third = buf[from + 2];
     for (let i = this.stack.length - 1; i >= 0; i--) {
       const d = this.stack[i]!.delimiter;
-      if (d === null || d.length > head.length || d.length <= bestLen) continue;
-      if (head.compare(d, 0, d.length, 0, d.length) === 0) {
+      if (d === null || d.length > len || d.length <= bestLen) continue;
+      if (d.length > 2 && d[2] !== third) continue; // cheap reject before the compare
+      if (buf.compare(d, 0, d.length, from, from + d.length) === 0) {
         best = i;
         bestLen = d.length;
       }
     }
     if (best === -1) return null;
-    const close = head.length >= bestLen + 2 && head[bestLen] === 0x2d && head[bestLen + 1] === 0x2d;
+    const close = len >= bestLen + 2 && buf[from + bestLen] === 0x2d && buf[from + bestLen + 1] === 0x2d;
     return { index: best, close };
   }
 
@@ -248,8 +255,8 @@ export class EntityScanner implements LineSink {
     f.phase = 'body';
     f.bodyStart = bodyStart;
     f.bodyStartLf = bodyStartLf;
-    const fields = parseHeaderBlock(f.header.length === 1 ? f.header[0]! : Buffer.concat(f.header));
-    f.header = [];
+    const fields = parseHeaderBlock(f.header.bytes());
+    f.header = new ByteCollector();
     const info = partInfo(fields, f.inDigest);
     f.info = info;
     if (f.isMessage) {
@@ -276,7 +283,7 @@ export class EntityScanner implements LineSink {
       }
     } else {
       f.kind = 'leaf';
-      if (info.type === 'text' && this.textBudget > 0) f.sink = [];
+      if (info.type === 'text' && this.textBudget > 0) f.sink = new ByteCollector();
     }
   }
 
@@ -312,7 +319,7 @@ export class EntityScanner implements LineSink {
       const charset = info.params.find(([k]) => k === 'charset')?.[1];
       const html = info.subtype === 'html';
       this.texts.push({
-        text: decodeBodyText(Buffer.concat(f.sink), info.encoding, charset, html),
+        text: decodeBodyText(f.sink.bytes(), info.encoding, charset, html),
         html,
         attachment: info.disposition?.type === 'attachment',
         embedded: f.embedded,
@@ -331,20 +338,19 @@ export class EntityScanner implements LineSink {
     }
   }
 
-  private appendHeader(f: Frame, data: Buffer): void {
-    if (f.headerFull || data.length === 0) return;
-    if (f.headerLen + data.length > HEADER_CAP) {
+  private appendHeader(f: Frame, buf: Buffer, from: number, to: number): void {
+    if (f.headerFull || to <= from) return;
+    if (f.header.length + (to - from) > HEADER_CAP) {
       f.headerFull = true;
       return;
     }
-    f.header.push(Buffer.from(data));
-    f.headerLen += data.length;
+    f.header.push(buf, from, to);
   }
 
-  private toSink(f: Frame, data: Buffer): void {
-    if (f.sink === null || this.textBudget <= 0 || data.length === 0) return;
-    const take = Math.min(data.length, this.textBudget);
-    f.sink.push(Buffer.from(data.subarray(0, take)));
+  private toSink(f: Frame, buf: Buffer, from: number, to: number): void {
+    if (f.sink === null || this.textBudget <= 0 || to <= from) return;
+    const take = Math.min(to - from, this.textBudget);
+    f.sink.push(buf, from, from + take);
     this.textBudget -= take;
   }
 }
@@ -353,8 +359,7 @@ function newFrame(headerStart: number, o: { isMessage: boolean; inDigest: boolea
   return {
     headerStart,
     phase: 'header',
-    header: [],
-    headerLen: 0,
+    header: new ByteCollector(),
     headerFull: false,
     hasField: false,
     isMessage: o.isMessage,
@@ -372,6 +377,29 @@ function newFrame(headerStart: number, o: { isMessage: boolean; inDigest: boolea
     sink: null,
   };
 }
+
+/** A growing byte buffer: appending copies bytes, no object per append. */
+class ByteCollector {
+  private buf: Buffer = EMPTY;
+  length = 0;
+
+  push(src: Buffer, from: number, to: number): void {
+    const n = to - from;
+    if (this.length + n > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(256, (this.length + n) * 2));
+      this.buf.copy(next, 0, 0, this.length);
+      this.buf = next;
+    }
+    src.copy(this.buf, this.length, from, to);
+    this.length += n;
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
 
 function startsWith(buf: Buffer, s: string): boolean {
   if (buf.length < s.length) return false;

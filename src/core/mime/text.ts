@@ -109,7 +109,8 @@ export function htmlToText(html: string): string {
 
 /** Whitespace collapsed to single spaces and cut to `max` characters (whole code points). */
 export function previewOf(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  // Only the start matters; leave the rest of a megabyte of text alone.
+  const flat = text.slice(0, max * 8 + 4096).replace(/\s+/g, ' ').trim();
   const chars = Array.from(flat);
   return chars.length <= max ? flat : chars.slice(0, max).join('');
 }

@@ -47,7 +47,7 @@ test('property: incremental decoding in any chunking equals whole-buffer decodin
           enc === 'base64'
             ? Buffer.from(data.toString('base64').replace(/(.{76})/g, '$1\r\n'))
             : Buffer.from(
-                Array.from(data, (c) => (c === 0x3d || c > 0x7e || c < 0x20 ? '=' + c.toString(16).toUpperCase().padStart(2, '0') : String.fromCharCode(c)))
+                Array.from(data, (c) => (c === 0x3d || c > 0x7e || c <= 0x20 ? '=' + c.toString(16).toUpperCase().padStart(2, '0') : String.fromCharCode(c)))
                   .join('')
                   .replace(/(.{70})/g, '$1=\r\n'),
                 'latin1',
