@@ -87,11 +87,21 @@ test('stream source: prefix + LF-only message stored with CRLF; the index descri
   assert.equal(await blobs.has(blob.id), true);
 });
 
-test('Buffer source gives the same blob and index as the stream source', async () => {
+test('Buffer, stream, string-stream and Uint8Array sources give the same blob and index', async () => {
   const fromBuffer = await ingest(blobs, LF_MESSAGE);
   const fromStream = await ingest(blobs, pieces(LF_MESSAGE, [5]));
   assert.deepEqual(fromBuffer.blob, fromStream.blob);
   assert.deepEqual(fromBuffer.index, fromStream.index);
+  const fromStrings = await ingest(blobs, Readable.from([LF_MESSAGE.toString('utf8')]));
+  assert.deepEqual(fromStrings.blob, fromBuffer.blob);
+  const fromArrays = await ingest(
+    blobs,
+    (async function* () {
+      yield new Uint8Array(LF_MESSAGE.subarray(0, 10));
+      yield new Uint8Array(LF_MESSAGE.subarray(10));
+    })(),
+  );
+  assert.deepEqual(fromArrays.blob, fromBuffer.blob);
 });
 
 test('maxBytes: rejects with MessageTooLargeError, leaves no blob and no temp file; the prefix is not counted', async () => {

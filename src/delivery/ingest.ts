@@ -46,7 +46,10 @@ export function isMessageTooLarge(err: unknown): err is MessageTooLargeError {
   return err instanceof MessageTooLargeError;
 }
 
-export async function ingest(blobs: BlobStore, source: Readable | Buffer, opts: IngestOptions = {}): Promise<IngestResult> {
+/** What ingest() reads: a Buffer, a Node stream, or any async iterable of bytes (strings are UTF-8). */
+export type IngestSource = Buffer | Readable | NodeJS.ReadableStream | AsyncIterable<Buffer | Uint8Array | string>;
+
+export async function ingest(blobs: BlobStore, source: IngestSource, opts: IngestOptions = {}): Promise<IngestResult> {
   const indexer = new Indexer();
   const crlf = new CrlfState();
   const prefix = opts.prefix !== undefined && opts.prefix.length > 0 ? opts.prefix : null;
@@ -66,9 +69,8 @@ export async function ingest(blobs: BlobStore, source: Readable | Buffer, opts: 
   let prefixLen = 0;
   let counted = 0;
   const tap = new Transform({
-    transform(chunk: Buffer | string, _enc: BufferEncoding, done: TransformCallback) {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'binary') : chunk;
-      const out = crlf.push(buf);
+    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {
+      const out = crlf.push(chunk);
       counted += out.length;
       if (limit !== undefined && counted - prefixLen > limit) {
         done(new MessageTooLargeError(limit));
@@ -91,8 +93,8 @@ export async function ingest(blobs: BlobStore, source: Readable | Buffer, opts: 
       prefixLen = new CrlfState().push(prefix).length;
       yield prefix;
     }
-    for await (const chunk of source as AsyncIterable<Buffer | string>) {
-      yield typeof chunk === 'string' ? Buffer.from(chunk, 'binary') : chunk;
+    for await (const chunk of source as AsyncIterable<Buffer | Uint8Array | string>) {
+      yield toBuffer(chunk);
     }
   }
 
@@ -111,4 +113,10 @@ export async function ingest(blobs: BlobStore, source: Readable | Buffer, opts: 
   }
   const blob = await put;
   return { blob, index: indexer.finish() };
+}
+
+function toBuffer(chunk: Buffer | Uint8Array | string): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
