@@ -6,11 +6,14 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerFetchCommands } from './fetch.js';
 import { registerPolicyCommands } from './policy.js';
+import { registerQueueCommands } from './queue.js';
+import { registerDkimCommands } from './dkim.js';
 
 export type RegisterCommands = (program: Command, cli: CliContext) => void;
 
 export const commandGroups: RegisterCommands[] = [
-  // registerQueueCommands,
+  registerQueueCommands,
+  registerDkimCommands,
   registerFetchCommands,
   registerPolicyCommands,
 ];
