@@ -74,18 +74,27 @@ export function defaultIsLocalDomain(store: Store): (domain: string) => Promise<
 
 /**
  * Resolve one recipient as given by a client. The domainless "postmaster"
- * (RFC 5321 4.1.1.3) is accepted and resolved like postmaster@ the first domain.
+ * (RFC 5321 4.1.1.3) is accepted: an explicit postmaster@ one of our domains,
+ * else the first administrator.
  */
 export async function resolveRecipient(store: Store, address: string, opts: ResolveOptions): Promise<Resolution> {
   const isLocalDomain = opts.isLocalDomain ?? defaultIsLocalDomain(store);
   let a: MailAddress;
   if (address.trim().toLowerCase() === 'postmaster') {
-    const first = (await store.listDomains())[0];
-    if (!first) {
-      const r = await postmasterFallback(store);
-      return r.kind === 'user' ? { kind: 'local', users: [r.user], external: [] } : { kind: 'unknown' };
+    // An explicit postmaster@ of one of our domains (not a catch-all), else the first administrator.
+    let found: string | null = null;
+    for (const d of await store.listDomains()) {
+      const r = await store.resolveAddress(`postmaster@${d.name}`);
+      if (r.kind !== 'none' && !isCatchAll(r)) {
+        found = d.name;
+        break;
+      }
     }
-    a = { local: 'postmaster', domain: first.name, ipLiteral: false, routing: null };
+    if (!found) {
+      const r = await postmasterFallback(store);
+      return r.kind === 'user' ? { kind: 'local', users: r.user.enabled ? [r.user] : [], external: [] } : { kind: 'unknown' };
+    }
+    a = { local: 'postmaster', domain: found, ipLiteral: false, routing: null };
   } else {
     const p = parseMailbox(address);
     if (!p.ok) return { kind: 'invalid', reason: p.reason };
