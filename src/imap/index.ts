@@ -84,9 +84,7 @@ export function createImapService(ctx: ServiceContext): Service | null {
       const listen = async (port: number, kind: 'starttls' | 'implicit') => {
         const server =
           kind === 'implicit'
-            ? tls.createServer({ secureContext: secureContext!, ...(ctx.config.tls.minVersion ? { minVersion: ctx.config.tls.minVersion } : {}) }, (sock) =>
-                handle(sock, true),
-              )
+            ? tls.createServer({ ...ctx.tls }, (sock) => handle(sock, true))
             : net.createServer((sock) => handle(sock, false));
         server.on('error', (err) => logger.error({ err }, 'imap listener error'));
         if (kind === 'implicit') server.on('tlsClientError', () => {});
