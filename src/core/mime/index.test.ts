@@ -525,3 +525,37 @@ test('search text is capped, and only text parts are kept', () => {
   assert.ok(!idx.text.includes('binary'));
   assert.equal(idx.body.parts![0]!.size, big.length);
 });
+
+test('an oversized header is cut for parsing, never for offsets', () => {
+  const junk = Array.from({ length: 6000 }, (_, i) => `X-Junk-${i}: ${'j'.repeat(50)}`);
+  const raw = crlf('Subject: first', ...junk, 'Content-Type: text/html', '', '<b>body</b>');
+  const idx = index(raw);
+  assert.equal(idx.subject, 'first');
+  assert.equal(body(raw, idx.body), '<b>body</b>');
+  assert.equal(idx.body.subtype, 'plain', 'a field past the cap is not seen');
+  assert.ok(idx.headers.length < junk.length);
+});
+
+test('message/global and an empty message/rfc822 part', () => {
+  const raw = crlf(
+    'Content-Type: multipart/mixed; boundary=g',
+    '',
+    '--g',
+    'Content-Type: message/global',
+    '',
+    'Subject: Grüße',
+    '',
+    'utf-8 inside',
+    '--g',
+    'Content-Type: message/rfc822',
+    '',
+    '--g--',
+  );
+  const idx = index(raw);
+  const [g, empty] = idx.body.parts as [BodyPart, BodyPart];
+  assert.equal(g.subtype, 'global');
+  assert.equal(g.envelope!.subject, 'Grüße');
+  assert.equal(body(raw, g.message!), 'utf-8 inside');
+  assert.equal(g.lines, 2);
+  assert.deepEqual([empty.size, empty.lines, empty.message!.size, empty.envelope!.subject], [0, 0, 0, null]);
+});

@@ -21,7 +21,8 @@
  *   entity is application/octet-stream (or a childless multipart) and no more
  *   boundaries are recognised. A multipart without children gets one empty
  *   text/plain child, as Dovecot reports it, so every multipart has a part 1.
- * - Memory: each header block up to HEADER_CAP bytes; the raw bytes of text/*
+ * - Memory: each header block up to HEADER_CAP (message) or PART_HEADER_CAP
+ *   (MIME part) bytes; the raw bytes of text/*
  *   parts up to a shared budget (for search text); everything else is counted.
  */
 import { partInfo, type PartInfo } from './content.js';
@@ -33,7 +34,10 @@ import type { BodyPart, ImapEnvelope } from './types.js';
 
 export const MAX_DEPTH = 100;
 export const MAX_PARTS = 10000;
+/** Bytes of a message header kept for parsing (the rest is counted, not parsed). */
 export const HEADER_CAP = 256 * 1024;
+/** The same for a MIME part header, which only carries a few Content-* fields. */
+export const PART_HEADER_CAP = 64 * 1024;
 
 /** Decoded text of one text/* leaf, in document order. */
 export interface PartText {
@@ -340,7 +344,7 @@ export class EntityScanner implements LineSink {
 
   private appendHeader(f: Frame, buf: Buffer, from: number, to: number): void {
     if (f.headerFull || to <= from) return;
-    if (f.header.length + (to - from) > HEADER_CAP) {
+    if (f.header.length + (to - from) > (f.isMessage ? HEADER_CAP : PART_HEADER_CAP)) {
       f.headerFull = true;
       return;
     }
