@@ -127,7 +127,7 @@ s.quit()
     transport.close();
     assert.deepEqual(info.accepted, ['bob@example.test']);
     assert.deepEqual(info.rejected, ['nobody@example.test']);
-    assert.match(String((info.rejectedErrors?.[0] as { response?: string } | undefined)?.response), /^550 5\.1\.1 /);
+    assert.match(String((info as { rejectedErrors?: Array<{ response?: string }> }).rejectedErrors?.[0]?.response), /^550 5\.1\.1 /);
     assert.equal((await inbox(t, 'bob@example.test')).filter((m) => m.includes('Subject: via nodemailer')).length, 1);
   });
 
