@@ -304,12 +304,13 @@ export class Session implements Watcher {
         name = 'UID ' + c.atom('a command name').toUpperCase();
       }
     } catch {
-      if (this.looksLikeHttp(frame)) {
-        this.send('* BYE This is an IMAP server');
-        this.state = { kind: 'logout' };
-        return;
-      }
       await this.respond(tag, { status: 'BAD', text: 'Missing command' });
+      return;
+    }
+    if (this.state.kind === 'notAuthenticated' && this.looksLikeHttp(frame)) {
+      // A browser or proxy on the IMAP port: no point answering each header line.
+      this.send('* BYE This is an IMAP server');
+      this.state = { kind: 'logout' };
       return;
     }
 
