@@ -7,6 +7,7 @@ import { createFetchService } from './fetch/index.js';
 import { createSmtpService } from './smtp/index.js';
 import { createQueueService } from './delivery/queue/index.js';
 import { createImapService } from './imap/index.js';
+import { createPop3Service } from './pop3/index.js';
 
 export type ServiceFactory = (ctx: ServiceContext) => Service | null;
 
@@ -15,4 +16,5 @@ export const serviceFactories: Array<{ name: string; create: ServiceFactory }> =
   { name: 'fetch', create: createFetchService },
   { name: 'queue', create: createQueueService },
   { name: 'imap', create: createImapService },
+  { name: 'pop3', create: createPop3Service },
 ];
