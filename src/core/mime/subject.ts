@@ -12,8 +12,28 @@
  * The result keeps its case: SORT compares it with i;unicode-casemap.
  */
 
-const LEADER = /^(?:\[[^[\]]*\][ \t]*)*(?:re|fwd?)[ \t]*(?:\[[^[\]]*\][ \t]*)?:/i;
-const BLOB = /^\[[^[\]]*\][ \t]*/;
+/** Length of the subj-blob at `i` ("[" *BLOBCHAR "]" *WSP), or 0. */
+function blobAt(s: string, i: number): number {
+  if (s[i] !== '[') return 0;
+  let j = i + 1;
+  while (j < s.length && s[j] !== '[' && s[j] !== ']') j++;
+  if (s[j] !== ']') return 0;
+  j++;
+  while (s[j] === ' ' || s[j] === '\t') j++;
+  return j - i;
+}
+
+/** Length of the subj-refwd at `i` (("re" / "fw" ["d"]) *WSP [subj-blob] ":"), or 0. */
+function refwdAt(s: string, i: number): number {
+  const two = s.slice(i, i + 2).toLowerCase();
+  let j: number;
+  if (two === 're') j = i + 2;
+  else if (two === 'fw') j = s[i + 2] === 'd' || s[i + 2] === 'D' ? i + 3 : i + 2;
+  else return 0;
+  while (s[j] === ' ' || s[j] === '\t') j++;
+  j += blobAt(s, j);
+  return s[j] === ':' ? j + 1 - i : 0;
+}
 
 export interface BaseSubject {
   base: string;
@@ -39,25 +59,28 @@ export function extractBaseSubject(subject: string): BaseSubject {
       } else break;
     }
     // (3) subj-leader, (4) a subj-blob that leaves a non-empty base, (5) repeat.
-    for (let found = true; found; ) {
-      found = false;
-      for (;;) {
-        if (s.startsWith(' ') || s.startsWith('\t')) {
-          s = s.replace(/^[ \t]+/, '');
-          found = true;
-          continue;
-        }
-        const m = LEADER.exec(s);
-        if (m === null) break;
-        s = s.slice(m[0].length);
+    // Blobs parse without ambiguity, so one greedy pass over the leading blobs decides
+    // both steps: "*subj-blob subj-refwd" matches exactly when a subj-refwd follows
+    // them; if none follows, step 4 would drop the blobs one by one (no subj-leader
+    // can appear in between), as long as something is left.
+    for (;;) {
+      const ws = /^[ \t]+/.exec(s);
+      if (ws !== null) s = s.slice(ws[0].length);
+      const ends: number[] = [];
+      let i = 0;
+      for (let n = blobAt(s, i); n > 0; n = blobAt(s, i)) ends.push((i += n));
+      const r = refwdAt(s, i);
+      if (r > 0) {
+        s = s.slice(i + r);
         flag = true;
-        found = true;
+        continue;
       }
-      const b = BLOB.exec(s);
-      if (b !== null && s.slice(b[0].length).trim() !== '') {
-        s = s.slice(b[0].length);
-        found = true;
-      }
+      let last = s.length - 1; // the last non-blank character must stay
+      while (last >= 0 && (s[last] === ' ' || s[last] === '\t')) last--;
+      let cut = 0;
+      for (const e of ends) if (e <= last) cut = e;
+      if (cut === 0) break;
+      s = s.slice(cut);
     }
     // (6) "[fwd: ... ]" wrapper: remove it and go back to (2).
     if (s.length >= 6 && s.slice(0, 5).toLowerCase() === '[fwd:' && s.endsWith(']')) {
