@@ -68,7 +68,7 @@ export async function runStart(loaded: LoadedConfig, opts: { workers?: number })
   let listeners: ListenerInfo[] = [];
   const recentDeaths: number[] = [];
   const fork = (runsJobs: boolean) => {
-    const w = cluster.fork({ MAILROOM_WORKER_JOBS: runsJobs ? '1' : '0', MAILROOM_WORKERS_TOTAL: String(workers) });
+    const w = cluster.fork({ MAILROOMD_WORKER_JOBS: runsJobs ? '1' : '0', MAILROOMD_WORKERS_TOTAL: String(workers) });
     w.on('message', (m: ReadyMessage) => {
       if (m?.type !== 'mailroom:ready') return;
       ready.add(w.id);
@@ -111,8 +111,8 @@ export async function runStart(loaded: LoadedConfig, opts: { workers?: number })
 async function runWorker(loaded: LoadedConfig): Promise<void> {
   const logger = createLogger(loaded).child({ worker: cluster.worker?.id });
   const bus = loaded.config.store.url.startsWith('sqlite:') ? new WorkerBus() : undefined;
-  const server = await startServer(loaded, { logger, bus, runsJobs: process.env.MAILROOM_WORKER_JOBS === '1' });
-  logger.info({ runsJobs: process.env.MAILROOM_WORKER_JOBS === '1' }, 'worker ready');
+  const server = await startServer(loaded, { logger, bus, runsJobs: process.env.MAILROOMD_WORKER_JOBS === '1' });
+  logger.info({ runsJobs: process.env.MAILROOMD_WORKER_JOBS === '1' }, 'worker ready');
   process.send?.({ type: 'mailroom:ready', listeners: server.listeners() } satisfies ReadyMessage);
   onSignals(async () => {
     await server.stop();

@@ -8,13 +8,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, spawnMailroom, writeTestConfig } from '../helpers/server.js';
+import { ROOT, TSX, spawnMailroom, writeTestConfig } from '../helpers/server.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mailroom-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function mailroom(args: string[], opts: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+  const r = spawnSync(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), ...args], {
     cwd: opts.cwd ?? dir,
     input: opts.input ?? '',
     encoding: 'utf8',
@@ -121,7 +121,8 @@ describe('mailroom CLI', () => {
 
   it('reports an unwritable data directory and a PostgreSQL that is down clearly', () => {
     const ro = join(dir, 'ro.toml');
-    writeFileSync(ro, 'data_dir = "/proc/mailroom-cannot-write-here"\n');
+    writeFileSync(join(dir, 'afile'), 'a file where a folder should be');
+    writeFileSync(ro, `data_dir = "${join(dir, 'afile')}/data"\n`);
     assertCleanError(mailroom(['user', 'list', '--config', ro]), /cannot be written|cannot open/);
     const pg = join(dir, 'pg.toml');
     writeFileSync(pg, `data_dir = "${join(dir, 'pgdata')}"\n[store]\nurl = "postgres://postgres@127.0.0.1:1/none"\n`);
@@ -135,7 +136,7 @@ describe('mailroom start', () => {
     try {
       // Ephemeral ports, as if an operator had only moved the ports: no config file is written.
       const env = { ...process.env, MAILROOM_CONFIG: '', MAILROOM_WORKERS: '1', MAILROOM_SMTP__PORT: '0', MAILROOM_SUBMISSION__PORT: '0', MAILROOM_SUBMISSION__TLS_PORT: '0', MAILROOM_POP3__PORT: '0', MAILROOM_POP3__TLS_PORT: '0', MAILROOM_IMAP__PORT: '0', MAILROOM_IMAP__TLS_PORT: '0' };
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), 'start'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (c) => (out += c));
       child.stderr.on('data', (c) => (out += c));

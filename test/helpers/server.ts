@@ -19,6 +19,8 @@ import { startServer } from '../../src/server.js';
 import type { Store, User } from '../../src/store/types.js';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/** tsx's loader as a URL, so child processes find it whatever their working directory. */
+export const TSX = import.meta.resolve('tsx');
 
 let certPromise: Promise<{ cert: string; key: string }> | null = null;
 /** One self-signed certificate per test process (generation is not free). */
@@ -137,7 +139,7 @@ export interface SpawnedMailroom {
  * sets it from TEST_LOG, so pass { log: { level: 'info' } } in its overrides).
  */
 export async function spawnMailroom(configPath: string, opts: { timeoutMs?: number; workers?: number } = {}): Promise<SpawnedMailroom> {
-  const args = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start', '--config', configPath];
+  const args = ['--import', TSX, join(ROOT, 'src/cli/main.ts'), 'start', '--config', configPath];
   if (opts.workers !== undefined) args.push('--workers', String(opts.workers));
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILROOM_CONFIG: '' } });
   let out = '';
