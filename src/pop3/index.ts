@@ -78,7 +78,8 @@ export function createPop3Service(ctx: ServiceContext): Service | null {
     async start() {
       secureContext = createSecureContext(ctx.tls);
       const plain = createServer(accept);
-      const implicit = createTlsServer({ secureContext }, accept);
+      // tls.Server builds its own context from the options (it ignores `secureContext`).
+      const implicit = createTlsServer({ ...ctx.tls }, accept);
       // A failed handshake on the TLS port is the client's problem, not ours: log it only.
       implicit.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'tls handshake failed'));
       await listen(plain, cfg.port);
