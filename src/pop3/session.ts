@@ -47,9 +47,13 @@ export const limits = {
    * logged-in sessions; an unauthenticated connection holding a slot gets less.
    */
   preLoginTimeout: 60,
-  /** Maildrop lock: lifetime and refresh interval, so a crashed process frees it soon. */
-  lockTtlMs: 120_000,
-  lockRefreshMs: 30_000,
+  /**
+   * Maildrop lock: lifetime and refresh interval. A process that dies without
+   * unlocking (kill -9, power loss) leaves the maildrop "in use" for at most the
+   * lifetime, so it is short; the refresh costs one small write per session per interval.
+   */
+  lockTtlMs: 60_000,
+  lockRefreshMs: 20_000,
   /** How long stop() lets a command in progress finish. */
   shutdownGraceMs: 2_000,
 };

@@ -134,7 +134,9 @@ export class WireClient {
 
   /** Close abruptly (RST when possible): a client that vanishes. */
   destroy(): void {
-    this.socket.resetAndDestroy?.() ?? this.socket.destroy();
+    // A TLS socket cannot send a RST (its handle is not a TCP handle).
+    if ('encrypted' in this.socket) this.socket.destroy();
+    else this.socket.resetAndDestroy();
   }
 
   end(): void {
