@@ -8,7 +8,7 @@
  * reader slows its own FETCH, not the server; reading pauses while the
  * reader holds more than a bound of unread bytes.
  */
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Socket } from 'node:net';
 import zlib from 'node:zlib';
@@ -207,17 +207,23 @@ export class Connection {
     this.bytesOut += data.length;
     if (this.deflate) {
       const d = this.deflate;
-      const ok = d.write(data);
+      d.write(data);
       await new Promise<void>((r) => d.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
-      if (!ok) await this.waitDrain();
+      await this.waitDrain(d);
       return;
     }
-    if (!this.stream.write(data)) await this.waitDrain();
+    this.stream.write(data);
+    await this.waitDrain(this.stream);
   }
 
-  private waitDrain(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise<void>((r) => this.drainWaiters.push(r));
+  /** Waits until the writable can take more (its 'drain' may already have fired: check first). */
+  private waitDrain(w: Writable): Promise<void> {
+    if (this.closed || !w.writableNeedDrain) return Promise.resolve();
+    return new Promise<void>((r) => {
+      this.drainWaiters.push(r);
+      // Re-check: the event may have fired between the test and the registration.
+      if (!w.writableNeedDrain) r();
+    });
   }
 
   /** STARTTLS (RFC 3501 6.2.1): anything the client sent after the command is discarded. */
