@@ -262,9 +262,9 @@ export class Session implements Watcher {
     }
   }
 
-  private readerRefusal(ev: { text: string; code?: string }): Done {
+  private readerRefusal(ev: { text: string; code?: string; no?: boolean }): Done {
     // An APPEND over the limit is NO [TOOBIG] (RFC 7889); other oversize input is BAD.
-    return { status: 'BAD', code: ev.code, text: ev.text };
+    return { status: ev.no ? 'NO' : 'BAD', code: ev.code, text: ev.text };
   }
 
   private startStream(literal: LiteralInfo): void {

@@ -61,7 +61,16 @@ export type ReaderEvent =
   /** A synchronizing literal was accepted: the session must send a continuation request now. */
   | { kind: 'continue' }
   /** The command was refused by the reader; the session answers BAD (tag '*' when none). */
-  | { kind: 'bad'; tag: string; text: string; code?: string; /** close the connection after answering */ fatal?: boolean }
+  | {
+      kind: 'bad';
+      tag: string;
+      text: string;
+      code?: string;
+      /** close the connection after answering */
+      fatal?: boolean;
+      /** An APPEND message over the limit is a NO [TOOBIG] (RFC 7889), not a syntax error. */
+      no?: boolean;
+    }
   /** Start of a streamed literal (see ReaderOptions.streamLiteral). */
   | { kind: 'streamStart'; tag: string; prefix: Buffer; literal: LiteralInfo }
   | { kind: 'streamData'; data: Buffer }
@@ -298,10 +307,10 @@ export class CommandReader {
     const stream = this.streamPolicy?.(prefix, literal) ?? false;
     const limit = stream ? this.limits.maxStreamLiteral : this.limits.maxInlineLiteral;
     if (!Number.isSafeInteger(literal.size) || literal.size > limit || (!stream && this.partsBytes + literal.size > this.limits.maxCommand)) {
-      return this.refuseLiteral(tag, literal, 'Literal too large');
+      return this.refuseLiteral(tag, literal, stream ? 'Message too large' : 'Literal too large', stream);
     }
     if (!literal.sync && literal.size > this.limits.maxNonSyncLiteral) {
-      return this.refuseLiteral(tag, literal, 'Non-synchronizing literal too large');
+      return this.refuseLiteral(tag, literal, 'Non-synchronizing literal too large', stream);
     }
     if (stream) {
       this.streamedAt = this.partsBytes;
@@ -318,22 +327,23 @@ export class CommandReader {
     return literal.sync ? { kind: 'continue' } : 'again';
   }
 
-  private refuseLiteral(tag: string, literal: LiteralInfo, text: string): ReaderEvent {
+  private refuseLiteral(tag: string, literal: LiteralInfo, text: string, no = false): ReaderEvent {
     this.dropCommand();
+    const ev = { kind: 'bad' as const, tag, text, code: 'TOOBIG', ...(no ? { no: true } : {}) };
     if (literal.sync) {
       // The client waits for "+" and will send nothing of this literal: the command is over.
       this.state = { kind: 'line' };
-      return { kind: 'bad', tag, text, code: 'TOOBIG' };
+      return ev;
     }
     if (literal.size > 2 * this.limits.maxStreamLiteral || !Number.isSafeInteger(literal.size)) {
       this.state = { kind: 'closed' };
       this.buf = Buffer.alloc(0);
       this.pos = 0;
       this.lineStart = 0;
-      return { kind: 'bad', tag, text, code: 'TOOBIG', fatal: true };
+      return { ...ev, fatal: true };
     }
     this.state = { kind: 'discardLiteral', left: literal.size };
-    return { kind: 'bad', tag, text, code: 'TOOBIG' };
+    return ev;
   }
 
   private currentTag(line: Buffer): string {
