@@ -33,7 +33,7 @@ import { replies, smtpError, SmtpError } from './errors.js';
 import { addressesIn, countFields, hasField, isOwnAuthResults, newMessageId, parseHeaderFields, receivedHeader, type HeaderField } from './headers.js';
 import { bounceLateFailures } from './late-bounce.js';
 import type { MessageRate } from './limits.js';
-import type { ListenerKind, SessionState } from './session.js';
+import type { AuthState, ListenerKind, SessionState } from './session.js';
 import { Spool } from './spool.js';
 import { rfc5322Date } from '../core/dsn.js';
 
@@ -48,6 +48,7 @@ export interface DataDeps {
   /** Sessions with a message in processing (server stop waits for them). */
   busy: Set<string>;
   state(session: SMTPServerSession): SessionState;
+  authenticatedUser(session: SMTPServerSession, s: SessionState): Extract<AuthState, { kind: 'authenticated' }> | null;
 }
 
 type Failure = Extract<RecipientDisposition, { status: 'failed' }>;
@@ -119,7 +120,7 @@ export function createDataHandler(deps: DataDeps) {
       const fields = parseHeaderFields(headerBlock);
       if (countFields(fields, 'received') >= MAX_HOPS) throw smtpError('tooManyHops');
 
-      const authed = s.auth.kind === 'authenticated' ? s.auth : null;
+      const authed = deps.authenticatedUser(session, s);
       if (authed && config.submission.enforceSender) {
         const from = fields.filter((f) => f.name === 'from').flatMap((f) => addressesIn(f.value));
         if (!ownsAll(from, authed.own, config.smtp.subaddressSeparator)) throw smtpError('fromNotOwned');

@@ -63,7 +63,7 @@ export function createSmtpService(ctx: ServiceContext): Service | null {
 
   function build(kind: ListenerKind): SMTPServer {
     const hooks = createSessionHooks({ ctx, listener: kind, policy, connections, rate, sessions });
-    const onData = createDataHandler({ ctx, listener: kind, resolve, rate, busy, state: hooks.state });
+    const onData = createDataHandler({ ctx, listener: kind, resolve, rate, busy, state: hooks.state, authenticatedUser: hooks.authenticatedUser });
     const options: SMTPServerOptions = {
       ...ctx.tls,
       name: config.hostname,
@@ -91,7 +91,10 @@ export function createSmtpService(ctx: ServiceContext): Service | null {
       maxCommandLength: MAX_COMMAND_LINE,
       maxRecipients: config.smtp.maxRecipients,
       onConnect: hooks.onConnect,
-      onSecure: (_socket, _session, cb) => cb(),
+      onSecure: (_socket, session, cb) => {
+        hooks.onSecure(session);
+        cb();
+      },
       onAuth: hooks.onAuth,
       onMailFrom: hooks.onMailFrom,
       onRcptTo: hooks.onRcptTo,

@@ -194,6 +194,27 @@ export function createSessionHooks(deps: SessionDeps) {
     s.log.debug({ ip: s.ip, host: session.clientHostname }, 'connected');
   });
 
+  /**
+   * The authenticated identity, only while smtp-server agrees the session has
+   * one: STARTTLS wipes smtp-server's (RFC 3207 4.2), and ours must go with it.
+   */
+  function authenticatedUser(session: SMTPServerSession, s: SessionState): Extract<AuthState, { kind: 'authenticated' }> | null {
+    if (s.auth.kind !== 'authenticated') return null;
+    if (!session.user) {
+      s.auth = { kind: 'anonymous', failures: 0 };
+      return null;
+    }
+    return s.auth;
+  }
+
+  /** After STARTTLS (and at connect on implicit TLS): forget everything learnt in the clear. */
+  function onSecure(session: SMTPServerSession): void {
+    const s = state(session);
+    s.auth = { kind: 'anonymous', failures: s.auth.kind === 'anonymous' ? s.auth.failures : 0 };
+    s.sender = null;
+    s.rcpts.clear();
+  }
+
   function onClose(session: SMTPServerSession): void {
     const s = sessions.get(session.id);
     if (!s) return;
@@ -253,7 +274,8 @@ export function createSessionHooks(deps: SessionDeps) {
     s.sender = null;
     s.rcpts.clear();
     s.declaredSize = undefined;
-    if (listener !== 'mx' && s.auth.kind !== 'authenticated') throw refuse(s, smtpError('authRequired'), 'MAIL');
+    const authed = authenticatedUser(session, s);
+    if (listener !== 'mx' && !authed) throw refuse(s, smtpError('authRequired'), 'MAIL');
     if (!rate.allowed(s.ip)) throw refuse(s, smtpError('rateLimited'), 'MAIL');
     const view = await policy.get();
     const helo = verdict(checkHelo(view.access, session.hostNameAppearsAs || null));
@@ -266,8 +288,8 @@ export function createSessionHooks(deps: SessionDeps) {
     }
     const blocked = verdict(checkSender(view.access, sender));
     if (blocked) throw refuse(s, blocked, 'MAIL');
-    if (s.auth.kind === 'authenticated' && config.submission.enforceSender) {
-      const own = verdict(checkSubmissionSender(sender, s.auth.own, config.smtp.subaddressSeparator));
+    if (authed && config.submission.enforceSender) {
+      const own = verdict(checkSubmissionSender(sender, authed.own, config.smtp.subaddressSeparator));
       if (own) throw refuse(s, own, 'MAIL');
     }
     const size = address.args && typeof address.args.SIZE === 'string' ? Number(address.args.SIZE) : undefined;
@@ -288,7 +310,7 @@ export function createSessionHooks(deps: SessionDeps) {
     if (!parsed.ok) throw refuse(s, smtpError('badRecipient'), 'RCPT');
     const rcpt = parsed.address;
     const isLocal = !rcpt.ipLiteral && (await policy.isLocalDomain(rcpt.domain));
-    const v = checkRecipient(view.relay, { ip: s.ip, authenticated: s.auth.kind === 'authenticated' }, rcpt, isLocal);
+    const v = checkRecipient(view.relay, { ip: s.ip, authenticated: authenticatedUser(session, s) !== null }, rcpt, isLocal);
     if (v.kind === 'reject') {
       s.log.info({ rcpt: raw, routing: rcpt.routing }, 'recipient refused by relay policy');
       throw refuse(s, toError(v.reply), 'RCPT');
@@ -303,7 +325,7 @@ export function createSessionHooks(deps: SessionDeps) {
     s.rcpts.set(raw.toLowerCase(), { address: raw, destination: v.destination });
   });
 
-  return { onConnect, onClose, onAuth, onMailFrom, onRcptTo, saslHooks, state };
+  return { onConnect, onSecure, onClose, onAuth, onMailFrom, onRcptTo, saslHooks, state, authenticatedUser };
 }
 
 export type SessionHooks = ReturnType<typeof createSessionHooks>;

@@ -185,6 +185,22 @@ s.quit()
     }
   });
 
+  test('a login made before STARTTLS does not survive it (RFC 3207 4.2): no relaying afterwards', async () => {
+    await clearRules(t);
+    const c = await RawSmtp.connect(t.port('smtp'));
+    await c.read();
+    await c.cmd('EHLO client.test');
+    // auth.plaintext = loopback: a plaintext login is allowed here before TLS.
+    assert.equal((await c.cmd(`AUTH PLAIN ${Buffer.from('\0alice@example.test\0alice-secret').toString('base64')}`)).code, 235);
+    await c.starttls(t.tls.cert);
+    await c.cmd('EHLO client.test');
+    assert.equal((await c.cmd('MAIL FROM:<alice@example.test>')).code, 250);
+    const r = await c.cmd('RCPT TO:<after-starttls@remote.test>');
+    assert.equal(r.code, 554);
+    c.end();
+    assert.ok(!(await queuedTo(t, 'after-starttls@remote.test')));
+  });
+
   test('DSN parameters (RET, ENVID, NOTIFY, ORCPT) travel into the queue entry', async () => {
     await clearRules(t);
     await t.store.addRelayRule('trustedIp', '127.0.0.1');

@@ -230,6 +230,15 @@ s.quit()
     c.end();
   });
 
+  test('commands before authentication are limited (smtp.maxUnauthenticatedCommands): then 421', async () => {
+    const c = await RawSmtp.connect(t.port('submission', 'implicit'), { implicitTls: true, ca });
+    await c.read();
+    let last = await c.cmd('EHLO client.test');
+    for (let i = 0; i < 20 && last.code !== 421; i++) last = await c.cmd('NOOP');
+    assert.equal(last.code, 421);
+    assert.ok(await c.closedByServer());
+  });
+
   test('PLAIN with an authorization identity other than the login is refused', async () => {
     const c = await RawSmtp.connect(t.port('submission', 'implicit'), { implicitTls: true, ca });
     await c.read();
