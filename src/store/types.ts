@@ -484,6 +484,14 @@ export interface Store {
   claimQueue(owner: string, now: Date, limit: number, leaseMs: number): Promise<QueueClaim[]>;
   /** Record the outcome of an attempt for some recipients and release the lease. */
   recordAttempt(entryId: string, owner: string, results: RecipientResult[]): Promise<void>;
+  /**
+   * Optional (the queue runner uses it when present, else recordAttempt per entry):
+   * record the outcomes of several entries' attempts in ONE transaction, each
+   * exactly as recordAttempt would (results recorded, the owner's lease released),
+   * so a runner finishing many deliveries at once pays one commit (fsync) for
+   * all of them. All or nothing: on error nothing of the batch is recorded.
+   */
+  recordAttempts?(owner: string, batch: Array<{ entryId: string; results: RecipientResult[] }>): Promise<void>;
   releaseClaim(entryId: string, owner: string): Promise<void>;
   setQueueHeld(entryId: string | 'all', held: boolean): Promise<number>;
   /** Make deferred recipients due now (flush/retry). */

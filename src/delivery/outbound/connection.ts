@@ -159,6 +159,8 @@ export class OutboundConnection {
   private dead = false;
   private lastError: SmtpError | null = null;
   private dirty = false;
+  /** Settles when the socket is gone (after QUIT, a close, or a failure). */
+  readonly closed: Promise<void>;
 
   private constructor(
     private readonly conn: SMTPConnection,
@@ -175,6 +177,7 @@ export class OutboundConnection {
       this.dead = true;
       this.fail(err);
     });
+    this.closed = new Promise<void>((res) => conn.once('end', () => res()));
     conn.on('end', () => {
       this.dead = true;
       const err: SmtpError = this.lastError ?? Object.assign(new Error('Connection closed unexpectedly'), { code: 'ECONNECTION' });

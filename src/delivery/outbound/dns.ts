@@ -106,3 +106,30 @@ export async function lookupAddresses(resolver: DnsResolver, host: string): Prom
   if (temporary) return { ok: false, ...temporaryDnsFailure(host, 'A', temporary) };
   return { ok: false, temporary: false, reply: `550 5.4.4 Host or domain name not found. Name service error for name=${host} type=A: Host not found` };
 }
+
+/**
+ * A resolver that remembers answers for a short while (node's resolver keeps
+ * no cache, and a queue run asks the same MX question for every message to a
+ * domain). Answers and "no such name/record" are kept for ttlMs; failures to
+ * find out (SERVFAIL, timeouts) are not kept, so the next attempt asks again.
+ * Concurrent identical questions share one query.
+ */
+export function cachedResolver(inner: DnsResolver, ttlMs = 30_000): DnsResolver {
+  const cache = new Map<string, { until: number; value: Promise<unknown> }>();
+  const ask = <T>(key: string, q: () => Promise<T>): Promise<T> => {
+    const hit = cache.get(key);
+    if (hit && hit.until > Date.now()) return hit.value as Promise<T>;
+    const value = q();
+    cache.set(key, { until: Date.now() + ttlMs, value });
+    value.catch((err) => {
+      if (!NO_RECORDS.has(code(err)) && !NO_DOMAIN.has(code(err)) && cache.get(key)?.value === value) cache.delete(key);
+    });
+    if (cache.size > 10_000) for (const [k, v] of cache) if (v.until <= Date.now()) cache.delete(k);
+    return value;
+  };
+  return {
+    resolveMx: (name) => ask(`MX ${name}`, () => inner.resolveMx(name)),
+    resolve4: (name) => ask(`A ${name}`, () => inner.resolve4(name)),
+    resolve6: (name) => ask(`AAAA ${name}`, () => inner.resolve6(name)),
+  };
+}

@@ -3,7 +3,8 @@
  *
  * Rules it keeps:
  * - Never more than `perHost` connections open to one remote host (or one
- *   smarthost) at once, counting idle ones: providers answer the sixth with
+ *   smarthost) at once, counting idle ones and ones still saying QUIT (a slot
+ *   is free only when the socket is gone): providers answer the sixth with
  *   421, and a polite client never sees that.
  * - Never more than `total` connections open overall (config queue.concurrency).
  * - A connection carries at most `perConnection` messages, then is closed
@@ -45,6 +46,8 @@ export class ConnectionPool {
   private readonly idle = new Map<string, Idle[]>();
   private readonly waiters: Waiter[] = [];
   private totalOpen = 0;
+  /** Idle connections being closed to make room for a waiter of another host. */
+  private closingForRoom = 0;
   private closed = false;
   /** The most connections ever open at once to each host (for tests and stats). */
   readonly peak = new Map<string, number>();
@@ -57,8 +60,9 @@ export class ConnectionPool {
     const reused = this.takeIdle(key);
     if (reused) return Promise.resolve({ key, connection: reused });
     if (this.hasRoom(key)) return Promise.resolve(this.grantNew(key));
-    if (this.hostHasRoom(key) && this.closeOneIdle()) return Promise.resolve(this.grantNew(key));
-    return new Promise<Slot>((grant) => this.waiters.push({ key, grant }));
+    const p = new Promise<Slot>((grant) => this.waiters.push({ key, grant }));
+    this.makeRoom();
+    return p;
   }
 
   /**
@@ -87,11 +91,30 @@ export class ConnectionPool {
       this.serveWaiters();
       return;
     }
-    if (connection) {
-      if (connection.usable) connection.quit();
-      else connection.destroy();
+    if (connection) this.retire(key, connection);
+    else this.freeSlot(key);
+  }
+
+  /** Close a connection; its slot is free once the socket is gone. */
+  private retire(key: string, connection: OutboundConnection, forRoom = false): void {
+    if (connection.usable) connection.quit();
+    else connection.destroy();
+    if (forRoom) this.closingForRoom++;
+    void connection.closed.then(() => {
+      if (forRoom) this.closingForRoom--;
+      this.freeSlot(key);
+    });
+  }
+
+  /**
+   * Waiters held back only by the total limit get room by closing idle
+   * connections to other hosts (one per such waiter, counting those closing).
+   */
+  private makeRoom(): void {
+    const blocked = this.waiters.filter((w) => this.hostHasRoom(w.key)).length;
+    while (this.closingForRoom < blocked && this.closeOneIdle()) {
+      /* one closed */
     }
-    this.freeSlot(key);
   }
 
   /** Connections in use (opened or handed out, not yet released), so stop() can cut them. */
@@ -120,7 +143,7 @@ export class ConnectionPool {
       for (const { connection, timer } of list) {
         clearTimeout(timer);
         connection.quit();
-        this.decrement(key);
+        void connection.closed.then(() => this.decrement(key));
       }
     }
     this.idle.clear();
@@ -149,7 +172,7 @@ export class ConnectionPool {
       const { connection, timer } = list.shift()!;
       clearTimeout(timer);
       if (connection.usable) return connection;
-      this.decrement(key);
+      this.retire(key, connection);
     }
     return null;
   }
@@ -159,8 +182,7 @@ export class ConnectionPool {
     const i = list?.findIndex((x) => x.connection === connection) ?? -1;
     if (!list || i < 0) return;
     list.splice(i, 1);
-    connection.quit();
-    this.freeSlot(key);
+    this.retire(key, connection);
   }
 
   private closeOneIdle(): boolean {
@@ -168,8 +190,7 @@ export class ConnectionPool {
       const item = list.shift();
       if (!item) continue;
       clearTimeout(item.timer);
-      item.connection.quit();
-      this.decrement(key);
+      this.retire(key, item.connection, true);
       return true;
     }
     return false;
@@ -196,12 +217,13 @@ export class ConnectionPool {
         w.grant({ key: w.key, connection: reused });
         continue;
       }
-      if (this.hasRoom(w.key) || (this.hostHasRoom(w.key) && this.closeOneIdle())) {
+      if (this.hasRoom(w.key)) {
         this.waiters.splice(i, 1);
         w.grant(this.grantNew(w.key));
         continue;
       }
       i++;
     }
+    this.makeRoom();
   }
 }

@@ -24,6 +24,7 @@ import { planDelivery, validSender } from '../outbound/plan.js';
 import type { Route } from '../types.js';
 import type { Clock } from './clock.js';
 import { queueReplies, unexpectedReply } from './errors.js';
+import type { AttemptRecorder } from './recorder.js';
 import { readHeader, sendReport, type ReportRecipient } from './notify.js';
 import { afterTemporaryFailure, expiresAt, formatDelay, warningDue, type RetryPolicy } from './schedule.js';
 
@@ -37,6 +38,8 @@ export interface AttemptDeps {
   owner: string;
   dkim: DkimSigner | null;
   deliver: DeliverContext;
+  /** Commits outcomes (grouped; see recorder.ts). */
+  recorder: AttemptRecorder;
 }
 
 interface Outcome {
@@ -186,7 +189,7 @@ export async function runAttempt(claim: QueueClaim, deps: AttemptDeps): Promise<
   }
 
   try {
-    await deps.store.recordAttempt(entry.id, deps.owner, results);
+    await deps.recorder.record(entry.id, results);
   } catch (err) {
     // The store is unavailable: the lease expires and the recipients come round again.
     log.error({ queueId: entry.id, err }, 'could not record the delivery attempt');
