@@ -27,12 +27,12 @@ function base(over: Partial<DsnInput> = {}): DsnInput {
     messageId: 'dsn1@mx.example.org',
     boundary: 'BOUNDARY-1',
     queueId: 'Q1',
-    envelopeId: 'env+2B1',
+    envelopeId: 'env+1',
     arrivalDate: new Date(Date.UTC(2024, 0, 2, 9, 0, 0)),
     recipients: [
       {
         finalRecipient: 'bob@remote.test',
-        originalRecipient: 'rfc822;bob+2Bx@remote.test',
+        originalRecipient: 'rfc822;bob+x@remote.test',
         reply: '550 5.1.1 <bob@remote.test>: Recipient address rejected',
         remoteMta: 'mx.remote.test',
         lastAttemptDate: new Date(Date.UTC(2024, 0, 2, 9, 59, 0)),

@@ -24,7 +24,7 @@ export type DsnKind = 'failure' | 'delay' | 'success' | 'relayed';
 export interface DsnRecipient {
   /** The address the attempt was made to (Final-Recipient). */
   finalRecipient: string;
-  /** RFC 3461 ORCPT as received, e.g. "rfc822;bob@example.org" (xtext-encoded). */
+  /** RFC 3461 ORCPT, xtext already decoded (as smtp-server gives it), e.g. "rfc822;bob@example.org". */
   originalRecipient?: string | null;
   /** RFC 3463 status, e.g. "5.1.1"; derived from `reply` when omitted. */
   status?: string;
@@ -53,7 +53,7 @@ export interface DsnInput {
   boundary: string;
   /** Queue id of the original, for the administrator (X-Mailroom-Queue-ID). */
   queueId?: string;
-  /** RFC 3461 ENVID (xtext as received). */
+  /** RFC 3461 ENVID, xtext already decoded. */
   envelopeId?: string | null;
   arrivalDate?: Date | null;
   recipients: DsnRecipient[];
@@ -102,7 +102,10 @@ export function wantsReport(notify: string | null | undefined, kind: DsnKind): b
   }
 }
 
-/** Decode RFC 3461 xtext ("+2B" → "+"). Malformed escapes are left as they are. */
+/**
+ * Decode RFC 3461 xtext ("+2B" → "+"). Malformed escapes are left as they are.
+ * (Values from smtp-server are decoded already; this is for raw parameters.)
+ */
 export function decodeXtext(s: string): string {
   return s.replace(/\+([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
@@ -174,7 +177,7 @@ function originalRecipientField(orcpt: string): string | null {
   const type = orcpt.slice(0, semi).trim();
   const value = orcpt.slice(semi + 1).trim();
   if (!/^[A-Za-z0-9-]+$/.test(type) || !value) return null;
-  return `${type}; ${asciiLine(decodeXtext(value))}`;
+  return `${type}; ${asciiLine(value)}`;
 }
 
 const ACTION: Record<DsnKind, string> = { failure: 'failed', delay: 'delayed', success: 'delivered', relayed: 'relayed' };
@@ -267,7 +270,7 @@ export function buildDsn(input: DsnInput): Buffer {
   // Per-message fields (RFC 3464 2.2).
   const perMessage = [`Reporting-MTA: dns; ${input.reportingMta}`];
   if (input.queueId) perMessage.push(`X-Mailroom-Queue-ID: ${asciiLine(input.queueId)}`);
-  if (input.envelopeId) perMessage.push(`Original-Envelope-Id: ${asciiLine(decodeXtext(input.envelopeId))}`);
+  if (input.envelopeId) perMessage.push(`Original-Envelope-Id: ${asciiLine(input.envelopeId)}`);
   if (input.arrivalDate) perMessage.push(`Arrival-Date: ${rfc5322Date(input.arrivalDate)}`);
 
   // Per-recipient fields (RFC 3464 2.3), one block each.

@@ -44,6 +44,7 @@ before(async () => {
     'implicit.test': { a: ['127.0.0.1'] },
     'nullmx.test': { nullMx: true },
     'servfail.test': { rcode: 'SERVFAIL' },
+    'silent.test': { silent: true },
     'failover.test': {
       mx: [
         { exchange: 'dead.failover.test', priority: 5 },
@@ -329,7 +330,7 @@ describe('direct delivery by MX', () => {
     assert.equal(received, 1);
   });
 
-  test('null MX and NXDOMAIN bounce; SERVFAIL defers; a malformed recipient in the queue bounces', async () => {
+  test('null MX and NXDOMAIN bounce; SERVFAIL and a DNS timeout defer; a malformed recipient in the queue bounces', async () => {
     const s = await sink();
     const { runner } = runnerFor(s.port);
     const { ingest } = await import('../../src/delivery/ingest.js');
@@ -338,7 +339,13 @@ describe('direct delivery by MX', () => {
       sender: 'alice@example.org',
       blob,
       source: 'test',
-      recipients: [{ address: 'x@nullmx.test' }, { address: 'x@nxdomain.test' }, { address: 'x@servfail.test' }, { address: 'bad address@@remote.test' }],
+      recipients: [
+        { address: 'x@nullmx.test' },
+        { address: 'x@nxdomain.test' },
+        { address: 'x@servfail.test' },
+        { address: 'x@silent.test' },
+        { address: 'bad address@@remote.test' },
+      ],
     });
     await runner.runOnce();
     const e = await onlyEntry();
@@ -349,6 +356,8 @@ describe('direct delivery by MX', () => {
     assert.match(by['x@nxdomain.test']!.lastReply!, /^550 5\.1\.2 Host or domain name not found/);
     assert.equal(by['x@servfail.test']!.state, 'deferred');
     assert.match(by['x@servfail.test']!.lastReply!, /^451 4\.4\.3 .*SERVFAIL/);
+    assert.equal(by['x@silent.test']!.state, 'deferred');
+    assert.match(by['x@silent.test']!.lastReply!, /^451 4\.4\.3 .*timed out/);
     assert.equal(by['bad address@@remote.test']!.state, 'bounced');
     assert.match(by['bad address@@remote.test']!.lastReply!, /^553 5\.1\.3 Bad recipient address syntax/);
     const dsn = (await inbox(alice)).at(-1)!;
