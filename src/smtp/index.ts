@@ -18,7 +18,7 @@ import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { ListenerInfo, Service, ServiceContext } from '../service.js';
 import { createDnsResolver, createReverseResolver } from './authenticate.js';
 import { createDataHandler } from './data.js';
-import { formatReply, replies } from './errors.js';
+import { replies } from './errors.js';
 import { installSaslHooks } from './library.js';
 import { ConnectionCounter, MessageRate } from './limits.js';
 import { PolicyCache } from './policy-cache.js';
@@ -143,7 +143,7 @@ export function createSmtpService(ctx: ServiceContext): Service | null {
             // Idle sessions go now; sessions in the middle of a message get the grace period.
             for (const conn of l.server.connections) {
               const c = conn as unknown as { session?: { id?: string }; send(code: number, text: string): void };
-              if (!c.session?.id || !busy.has(c.session.id)) c.send(421, formatReply(replies.shuttingDown).slice(4));
+              if (!c.session?.id || !busy.has(c.session.id)) c.send(421, `${replies.shuttingDown.enhanced} ${replies.shuttingDown.text}`);
             }
           }),
       );

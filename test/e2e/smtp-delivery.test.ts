@@ -295,6 +295,52 @@ s.quit()
     assert.equal((await inbox(t, 'admin@example.test')).filter((m) => m.includes('Subject: to postmaster')).length, 1);
   });
 
+  test('8BITMIME and SMTPUTF8: UTF-8 headers, body and addresses arrive intact', async () => {
+    await t.store.addAlias('josé@example.test', ['alice@example.test']);
+    const c = await RawSmtp.connect(port);
+    await c.read();
+    await c.cmd('EHLO client.test');
+    assert.equal((await c.cmd('MAIL FROM:<müller@remote.test> BODY=8BITMIME SMTPUTF8')).code, 250);
+    assert.equal((await c.cmd('RCPT TO:<josé@example.test>')).code, 250);
+    await c.cmd('DATA');
+    c.write(Buffer.from('From: Müller <müller@remote.test>\r\nTo: josé@example.test\r\nSubject: Grüße aus Köln\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nÄpfel, Öl und Übermut — 日本語\r\n.\r\n', 'utf8'));
+    assert.equal((await c.read()).code, 250);
+    c.end();
+    const m = (await inbox(t, 'alice@example.test')).find((x) => x.includes('Subject: Grüße aus Köln'));
+    assert.ok(m);
+    assert.ok(m.includes('Äpfel, Öl und Übermut — 日本語'));
+  });
+
+  test('a recipient that fails after DATA while another succeeds: 250, and the sender gets a bounce', async () => {
+    const small = await t.addUser('small@example.test', 'small-pw', { quota: 2000 });
+    const c = await RawSmtp.connect(port);
+    await c.read();
+    await c.cmd('EHLO client.test');
+    assert.equal((await c.cmd('MAIL FROM:<carol@example.test>')).code, 250);
+    assert.equal((await c.cmd('RCPT TO:<bob@example.test>')).code, 250);
+    assert.equal((await c.cmd('RCPT TO:<small@example.test>')).code, 250, 'empty mailbox: accepted at RCPT');
+    await c.cmd('DATA');
+    c.write(`Subject: too big for small\r\n\r\n${'b'.repeat(5000)}\r\n.\r\n`);
+    assert.equal((await c.read()).code, 250);
+    // Only "small" as recipient: every recipient fails, so DATA itself gets the temporary error.
+    await c.cmd('MAIL FROM:<carol@example.test>');
+    await c.cmd('RCPT TO:<small@example.test>');
+    await c.cmd('DATA');
+    c.write(`Subject: too big again\r\n\r\n${'b'.repeat(5000)}\r\n.\r\n`);
+    const r = await c.read();
+    assert.equal(r.code, 452);
+    assert.match(r.lines[0]!, /^4\.2\.2 /);
+    c.end();
+    assert.ok((await inbox(t, 'bob@example.test')).some((m) => m.includes('Subject: too big for small')));
+    const mb = await t.store.getMailbox(small.id, 'INBOX');
+    assert.equal((await t.store.listMessages(mb!.id)).length, 0);
+    const bounce = (await inbox(t, 'carol@example.test')).find((m) => m.includes('multipart/report'));
+    assert.ok(bounce, 'carol got a delivery status notification');
+    assert.match(bounce, /Final-Recipient: rfc822; small@example\.test/);
+    assert.match(bounce, /Status: 4\.2\.2/);
+    assert.match(bounce, /Subject: too big for small/);
+  });
+
   test('forged Authentication-Results carrying our host name are removed', async () => {
     const c = await session(t);
     await c.cmd('RCPT TO:<alice@example.test>');

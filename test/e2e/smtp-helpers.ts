@@ -82,7 +82,7 @@ export class RawSmtp {
   }
 
   write(data: string | Buffer): void {
-    this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+    this.socket.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
   }
 
   async cmd(line: string): Promise<SmtpReply> {
