@@ -23,7 +23,7 @@ export interface SchedulerOptions {
   poll: (account: ExternalAccount, signal: AbortSignal) => Promise<PollResult>;
   concurrency: number;
   logger: Logger;
-  /** Re-read the account list this often (default 30 s). */
+  /** Re-read the account list this often (default 5 s: one cheap query; CLI changes show up quickly). */
   refreshMs?: number;
   /** How often due accounts are looked for (default 1 s). */
   tickMs?: number;
@@ -85,7 +85,7 @@ export class FetchScheduler {
   /** Looks for due accounts and starts their polls; exposed for tests. */
   async tick(): Promise<void> {
     if (this.stopped) return;
-    if (this.now() - this.lastRefresh >= (this.opts.refreshMs ?? 30_000)) await this.refresh();
+    if (this.now() - this.lastRefresh >= (this.opts.refreshMs ?? 5_000)) await this.refresh();
     const now = this.now();
     const due = [...this.accounts.values()]
       .filter((a) => a.enabled && !this.running.has(a.id) && (this.nextDue.get(a.id) ?? Infinity) <= now)
