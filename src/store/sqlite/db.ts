@@ -9,6 +9,10 @@
  *   queued with emit() are published on the bus only after the commit, and
  *   dropped if the transaction rolls back. write() inside write() joins the
  *   outer transaction.
+ * - writeBatched(fn) is group commit for the hot path (deliver, append): calls
+ *   made in the same turn of the event loop share one transaction and so one
+ *   fsync, each inside its own SAVEPOINT, so one call that throws rolls back
+ *   only its own work. Every promise settles after the commit.
  */
 import Database from 'better-sqlite3';
 import type { BlobStore, ChangeBus, MailboxChange } from '../types.js';
@@ -22,9 +26,14 @@ export interface Ctx {
   bus: ChangeBus;
   stmt(sql: string): Statement;
   write<T>(fn: () => T): T;
+  writeBatched<T>(fn: () => T): Promise<T>;
   /** Queue a change notification for after the commit (only inside write()). */
   emit(change: MailboxChange): void;
   now(): number;
+  /** Write search index entries inside the delivery transaction (else: background, search-index.ts). */
+  indexInline: boolean;
+  /** Called after commits that left blobs to index. */
+  afterDeliver(): void;
 }
 
 export function openDatabase(path: string, opts: { busyTimeoutMs?: number } = {}): Db {
@@ -42,6 +51,42 @@ export function createCtx(db: Db, blobs: BlobStore, bus: ChangeBus): Ctx {
   const cache = new Map<string, Statement>();
   const runInTx = db.transaction((fn: () => unknown) => fn());
   let pending: MailboxChange[] | null = null;
+  let queue: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+
+  const flush = () => {
+    const items = queue;
+    queue = [];
+    const results: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    pending = [];
+    let events: MailboxChange[];
+    try {
+      runInTx.immediate(() => {
+        for (const item of items) {
+          const mark = pending!.length;
+          try {
+            // Nested transaction function = SAVEPOINT: a throw undoes this item only.
+            results.push({ ok: true, value: runInTx(item.fn) });
+          } catch (error) {
+            pending!.length = mark;
+            results.push({ ok: false, error });
+          }
+        }
+      });
+      events = pending;
+    } catch (error) {
+      for (const item of items) item.reject(error);
+      return;
+    } finally {
+      pending = null;
+    }
+    for (const change of coalesce(events)) bus.publish(change);
+    ctx.afterDeliver();
+    items.forEach((item, i) => {
+      const r = results[i]!;
+      if (r.ok) item.resolve(r.value);
+      else item.reject(r.error);
+    });
+  };
 
   const ctx: Ctx = {
     db,
@@ -69,11 +114,19 @@ export function createCtx(db: Db, blobs: BlobStore, bus: ChangeBus): Ctx {
       for (const change of coalesce(events)) bus.publish(change);
       return result;
     },
+    writeBatched<T>(fn: () => T): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        if (queue.length === 0) setImmediate(flush);
+        queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      });
+    },
     emit(change) {
       if (!pending) throw new Error('emit() outside write()');
       pending.push(change);
     },
     now: () => Date.now(),
+    indexInline: true,
+    afterDeliver: () => {},
   };
   return ctx;
 }

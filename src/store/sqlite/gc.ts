@@ -20,9 +20,9 @@ export function gcApi(ctx: Ctx): GcApi {
 
   const dropRow = (id: string): boolean =>
     write(() => {
-      const row = stmt('SELECT seq FROM blobs WHERE id = ? AND refs <= 0').get(id) as { seq: number } | undefined;
+      const row = stmt('SELECT seq, search_state FROM blobs WHERE id = ? AND refs <= 0').get(id) as { seq: number; search_state: number } | undefined;
       if (!row) return false;
-      stmt('DELETE FROM blob_fts WHERE rowid = ?').run(row.seq);
+      if (row.search_state !== 0) stmt('DELETE FROM blob_search WHERE rowid = ?').run(row.seq);
       stmt('DELETE FROM blobs WHERE seq = ?').run(row.seq);
       return true;
     });

@@ -21,6 +21,7 @@ import { migrate } from './migrate.js';
 import { policyApi } from './policy.js';
 import { queueApi } from './queue.js';
 import { registerSearchFunctions, searchApi } from './search.js';
+import { pendingCount, startSearchIndexer } from './search-index.js';
 
 export interface SqliteStoreOptions {
   /** Database file; created if missing. */
@@ -29,9 +30,23 @@ export interface SqliteStoreOptions {
   bus: ChangeBus;
   /** How long a writer waits for another process's transaction (default 15 s). */
   busyTimeoutMs?: number;
+  /**
+   * When the substring search index is written: 'background' (default) after
+   * the delivery commits, in batches, while the process is idle; 'inline' in
+   * the delivery transaction. Search answers are the same either way.
+   */
+  searchIndex?: 'background' | 'inline';
 }
 
-export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> {
+/** The SQLite Store, plus what only it has. */
+export interface SqliteStore extends Store {
+  /** Index every blob still waiting for the search index; resolves with how many. */
+  indexSearchText(): Promise<number>;
+  /** Blobs waiting for the search index. */
+  searchIndexPending(): Promise<number>;
+}
+
+export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteStore> {
   const db = openDatabase(opts.path, { busyTimeoutMs: opts.busyTimeoutMs });
   try {
     registerSearchFunctions(db);
@@ -41,9 +56,15 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     throw err;
   }
   const ctx = createCtx(db, opts.blobs, opts.bus);
+  ctx.indexInline = opts.searchIndex === 'inline';
+  const indexer = startSearchIndexer(ctx);
+  if (!ctx.indexInline) {
+    ctx.afterDeliver = indexer.poke;
+    indexer.poke(); // whatever an earlier run or another process left pending
+  }
   let closed = false;
 
-  const store: Store = {
+  const store: SqliteStore = {
     kind: 'sqlite',
     blobs: opts.blobs,
     bus: opts.bus,
@@ -53,6 +74,7 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     async close() {
       if (closed) return;
       closed = true;
+      indexer.stop();
       db.close();
       await opts.blobs.close();
     },
@@ -65,6 +87,12 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<Store> 
     ...policyApi(ctx),
     ...externalApi(ctx),
     ...gcApi(ctx),
+    async indexSearchText() {
+      return indexer.drain();
+    },
+    async searchIndexPending() {
+      return pendingCount(ctx);
+    },
   };
   return store;
 }

@@ -17,6 +17,7 @@ import { normalizeMailboxName } from '../names.js';
 import type { AppendResult, BlobRef, DeliveryOutcome, MessageMeta, MessageRecord, Store } from '../types.js';
 import { jsonList, type Ctx } from './db.js';
 import { mailboxRow } from './mailboxes.js';
+import { indexBlobText } from './search-index.js';
 
 type MessagesApi = Pick<Store, 'listMessages' | 'getMessages' | 'append' | 'deliver'>;
 
@@ -45,7 +46,8 @@ export function toMeta(r: MessageRow): MessageMeta {
 
 /**
  * Makes sure the blob has its row (and, given an index, its index and search
- * text). Returns nothing: references are counted separately by addBlobRefs.
+ * text). References are counted separately by addBlobRefs. The search index
+ * entry is written here only when the store indexes inline (see search-index.ts).
  */
 export function ensureBlob(ctx: Ctx, blob: BlobRef, index: MessageIndex | null): void {
   const row = ctx.stmt('SELECT seq, index_json IS NOT NULL AS indexed FROM blobs WHERE id = ?').get(blob.id) as
@@ -71,7 +73,7 @@ export function ensureBlob(ctx: Ctx, blob: BlobRef, index: MessageIndex | null):
     seq = row.seq;
     ctx.stmt('UPDATE blobs SET index_json = ?, body_text = ?, hdrs_text = ?, sent_day = ? WHERE seq = ?').run(json, body, hdrs, index?.sentDay ?? null, seq);
   }
-  if (index) ctx.stmt('INSERT INTO blob_fts (rowid, hdrs, body) VALUES (?, ?, ?)').run(seq, hdrs!.toLowerCase(), body!.toLowerCase());
+  if (index && ctx.indexInline) indexBlobText(ctx, seq, hdrs!, body!);
 }
 
 /** Adds (or with n < 0 releases) references; a blob at zero gets its release time for GC. */
@@ -165,7 +167,7 @@ export function messagesApi(ctx: Ctx): MessagesApi {
       checkBlobRef(input.blob);
       const flags = parseFlags(input.flags ?? []);
       const date = dateMs(input.internalDate, ctx.now());
-      return write(() => {
+      return ctx.writeBatched(() => {
         const mb = mailboxRow(ctx, mailboxId);
         const user = stmt('SELECT quota FROM users WHERE id = ?').get(mb.user_id) as { quota: number };
         if (user.quota > 0 && usedBytes(ctx, mb.user_id) + input.blob.size > user.quota) {
@@ -181,7 +183,7 @@ export function messagesApi(ctx: Ctx): MessagesApi {
     async deliver(blob, index, targets) {
       checkBlobRef(blob);
       const now = ctx.now();
-      return write(() => {
+      return ctx.writeBatched(() => {
         ensureBlob(ctx, blob, index);
         let refs = 0;
         const outcomes = targets.map((t): DeliveryOutcome => {

@@ -1,11 +1,12 @@
 /**
  * SEARCH from stored columns: the SearchKey becomes one SQL WHERE clause over
  * the mailbox's message rows (flags, UIDs, sizes, dates, MODSEQ) joined, when a
- * key needs it, to the blob's index row. Substrings of three characters or
- * more go through the trigram FTS index (blob_fts holds lower-cased text, so
- * a phrase match there is an exact substring match); shorter ones, and the
- * field check of HEADER, are JS functions over the stored text. Semantics are
- * core/search.ts's, which the contract suite compares against.
+ * key needs it, to the blob's row. For a substring of three characters or
+ * more, the trigram index (blob_search, see search-index.ts) first narrows the
+ * candidates to blobs holding all its trigrams; every candidate, and every
+ * blob not indexed yet, is then checked exactly by a JS function over the
+ * stored text (mr_contains, mr_header). Shorter needles are only checked.
+ * Semantics are core/search.ts's, which the contract suite compares against.
  */
 import { dayStartUtc, headerTextHas } from '../../core/search.js';
 import type { SearchKey } from '../../core/search-key.js';
@@ -30,9 +31,27 @@ export function registerSearchFunctions(db: Db): void {
   );
 }
 
-/** Trigram matching needs at least three characters (code points). */
-const indexable = (s: string) => [...s].length >= 3;
-const phrase = (s: string) => `"${s.replace(/"/g, '""')}"`;
+const MAX_TRIGRAMS = 24;
+
+/**
+ * The FTS5 query "all these trigrams" for a lower-cased needle: the trigrams
+ * inside each of its whitespace-separated pieces (the index holds words, see
+ * search-index.ts), or null when no piece has three characters (code points,
+ * as the trigram tokenizer counts) and the text must be scanned. Beyond
+ * MAX_TRIGRAMS they add little selectivity; the exact check keeps answers right.
+ */
+export function trigramQuery(needle: string): string | null {
+  const grams = new Set<string>();
+  for (const piece of needle.split(/\s+/)) {
+    const chars = [...piece];
+    for (let i = 0; i + 3 <= chars.length && grams.size < MAX_TRIGRAMS; i++) grams.add(chars.slice(i, i + 3).join(''));
+  }
+  if (grams.size === 0) return null;
+  return [...grams].map((g) => `"${g.replace(/"/g, '""')}"`).join(' ');
+}
+
+/** Candidate filter: fully indexed blobs holding every trigram, or blobs not (fully) indexed. */
+const CANDIDATE = '(b.search_state <> 1 OR b.seq IN (SELECT rowid FROM blob_search WHERE blob_search MATCH ?))';
 
 interface Compiled {
   sql: string;
@@ -108,34 +127,29 @@ export function compileSearch(key: SearchKey, now: number): Compiled {
         needsBlob = true;
         const field = k.field.toLowerCase();
         const needle = k.value.toLowerCase();
-        if (indexable(needle)) {
-          params.push(`hdrs : ${phrase(needle)}`, field, needle);
-          return '(b.seq IN (SELECT rowid FROM blob_fts WHERE blob_fts MATCH ?) AND mr_header(b.hdrs_text, ?, ?))';
-        }
+        const q = trigramQuery(needle);
+        if (q) params.push(q);
         params.push(field, needle);
-        return 'mr_header(b.hdrs_text, ?, ?)';
+        return q ? `(${CANDIDATE} AND mr_header(b.hdrs_text, ?, ?))` : 'mr_header(b.hdrs_text, ?, ?)';
       }
       case 'body': {
         const needle = k.value.toLowerCase();
         if (needle === '') return '1';
         needsBlob = true;
-        if (indexable(needle)) {
-          params.push(`body : ${phrase(needle)}`);
-          return '(b.seq IN (SELECT rowid FROM blob_fts WHERE blob_fts MATCH ?))';
-        }
+        const q = trigramQuery(needle);
+        if (q) params.push(q);
         params.push(needle);
-        return 'mr_contains(b.body_text, ?)';
+        return q ? `(${CANDIDATE} AND mr_contains(b.body_text, ?))` : 'mr_contains(b.body_text, ?)';
       }
       case 'text': {
         const needle = k.value.toLowerCase();
         if (needle === '') return '1';
         needsBlob = true;
-        if (indexable(needle)) {
-          params.push(phrase(needle));
-          return '(b.seq IN (SELECT rowid FROM blob_fts WHERE blob_fts MATCH ?))';
-        }
+        const q = trigramQuery(needle);
+        if (q) params.push(q);
         params.push(needle, needle);
-        return '(mr_contains(b.hdrs_text, ?) OR mr_contains(b.body_text, ?))';
+        const check = '(mr_contains(b.hdrs_text, ?) OR mr_contains(b.body_text, ?))';
+        return q ? `(${CANDIDATE} AND ${check})` : check;
       }
       case 'modseq':
         params.push(num(k.min));

@@ -1,0 +1,128 @@
+/**
+ * The substring search index: one trigram FTS5 row per indexed blob
+ * (blob_search, rowid = blobs.seq) holding the lower-cased header block and
+ * body text, without positions. It only narrows candidates: search.ts checks
+ * every candidate's stored text exactly, so the index may lag behind
+ * deliveries (search_state = 0 rows are scanned instead) without changing any
+ * answer.
+ *
+ * Indexing costs about as much CPU as parsing the message, so by default it
+ * runs off the delivery path: a background pass indexes pending blobs in
+ * batches (one transaction each) while the process is otherwise idle. Several
+ * processes may run it at once: each batch re-reads search_state inside its
+ * IMMEDIATE transaction, so no blob is indexed twice.
+ */
+import type { Ctx } from './db.js';
+
+/**
+ * Body text beyond this many characters is not indexed (indexing costs CPU in
+ * proportion to the text); such blobs get search_state 2 and their text is
+ * checked by scanning, like blobs not indexed yet, so answers stay exact.
+ */
+export const INDEXED_TEXT_CHARS = 64 * 1024;
+
+/**
+ * What goes into the index: the distinct whitespace-separated words of the
+ * lower-cased text, once each. Tokenising is most of the cost and a word that
+ * recurs adds nothing; trigrams that span words are lost, so searches only
+ * look up trigrams within the needle's words (search.ts: trigramQuery) and the
+ * exact check does the rest.
+ */
+export function searchIndexText(hdrs: string, body: string): string {
+  const words = new Set(`${hdrs}\n${body}`.toLowerCase().split(/\s+/));
+  words.delete('');
+  return [...words].join(' ');
+}
+
+/** search_state: 0 = not indexed yet, 1 = fully indexed, 2 = indexed up to INDEXED_TEXT_CHARS. */
+export function indexBlobText(ctx: Ctx, seq: number, hdrs: string, body: string): void {
+  const partial = body.length > INDEXED_TEXT_CHARS;
+  const text = partial ? body.slice(0, INDEXED_TEXT_CHARS) : body;
+  ctx.stmt('INSERT INTO blob_search (rowid, text) VALUES (?, ?)').run(seq, searchIndexText(hdrs, text));
+  ctx.stmt('UPDATE blobs SET search_state = ? WHERE seq = ?').run(partial ? 2 : 1, seq);
+}
+
+/**
+ * Indexes pending blobs in one transaction until `limit` blobs or `budgetMs`
+ * of work; returns how many. The index is derived data (a crash loses at most
+ * entries that are then simply pending again, atomically with their
+ * search_state), so these commits skip the fsync: synchronous=NORMAL for the
+ * indexing transaction only; the next delivery's FULL commit makes it durable.
+ */
+export function indexPending(ctx: Ctx, limit: number, budgetMs = Infinity): number {
+  const start = performance.now();
+  ctx.db.pragma('synchronous = NORMAL');
+  try {
+    return ctx.write(() => {
+      const rows = ctx
+        .stmt('SELECT seq, hdrs_text, body_text FROM blobs WHERE search_state = 0 AND index_json IS NOT NULL ORDER BY seq LIMIT ?')
+        .all(limit) as Array<{ seq: number; hdrs_text: string | null; body_text: string | null }>;
+      let n = 0;
+      for (const r of rows) {
+        indexBlobText(ctx, r.seq, r.hdrs_text ?? '', r.body_text ?? '');
+        n++;
+        if (performance.now() - start > budgetMs) break;
+      }
+      return n;
+    });
+  } finally {
+    ctx.db.pragma('synchronous = FULL');
+  }
+}
+
+export function pendingCount(ctx: Ctx): number {
+  return (ctx.stmt('SELECT count(*) AS n FROM blobs WHERE search_state = 0 AND index_json IS NOT NULL').get() as { n: number }).n;
+}
+
+export interface SearchIndexer {
+  /** Ask for a pass soon (after deliveries). */
+  poke(): void;
+  /** Index everything pending now; resolves with the number indexed. */
+  drain(): Promise<number>;
+  stop(): void;
+}
+
+/**
+ * Background indexing: after a poke, index in slices of at most `sliceMs` of
+ * work (one transaction each), yielding to the event loop between slices so
+ * that sessions and deliveries go first, until nothing is pending. A slow timer
+ * also picks up blobs that another process delivered.
+ */
+export function startSearchIndexer(ctx: Ctx, opts: { sliceMs?: number; idleMs?: number } = {}): SearchIndexer {
+  const sliceMs = opts.sliceMs ?? 8;
+  const batch = 256;
+  let scheduled: NodeJS.Immediate | null = null;
+  let stopped = false;
+
+  const pass = () => {
+    scheduled = null;
+    if (stopped) return;
+    let n = 0;
+    try {
+      n = indexPending(ctx, batch, sliceMs);
+    } catch {
+      return; // busy or closing: the idle timer tries again later
+    }
+    if (n > 0) schedule();
+  };
+  const schedule = () => {
+    if (!scheduled && !stopped) scheduled = setImmediate(pass);
+  };
+  const timer = setInterval(schedule, opts.idleMs ?? 5000);
+  timer.unref();
+
+  return {
+    poke: schedule,
+    async drain() {
+      let total = 0;
+      for (let n = batch; n === batch; total += n) n = indexPending(ctx, batch);
+      return total;
+    },
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+      if (scheduled) clearImmediate(scheduled);
+      scheduled = null;
+    },
+  };
+}
