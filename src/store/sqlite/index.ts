@@ -32,10 +32,11 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /**
    * When the substring search index is written: 'background' (default) after
-   * the delivery commits, in batches, while the process is idle; 'inline' in
-   * the delivery transaction. Search answers are the same either way.
+   * the delivery commits, in slices, while the process is idle; 'inline' in
+   * the delivery transaction; 'manual' only when indexSearchText() is called
+   * (bulk imports, tests). Search answers are the same in every case.
    */
-  searchIndex?: 'background' | 'inline';
+  searchIndex?: 'background' | 'inline' | 'manual';
 }
 
 /** The SQLite Store, plus what only it has. */
@@ -58,7 +59,8 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteS
   const ctx = createCtx(db, opts.blobs, opts.bus);
   ctx.indexInline = opts.searchIndex === 'inline';
   const indexer = startSearchIndexer(ctx);
-  if (!ctx.indexInline) {
+  if (opts.searchIndex === 'manual') indexer.stop();
+  else if (!ctx.indexInline) {
     ctx.afterDeliver = indexer.poke;
     indexer.poke(); // whatever an earlier run or another process left pending
   }

@@ -17,7 +17,9 @@ import { makeUser, putMessage } from '../contract/fixtures.js';
 import { sqliteMigrations } from '../migrations/sqlite.js';
 import type { Store } from '../types.js';
 import { openDatabase } from './db.js';
-import { openSqliteStore } from './index.js';
+import type { SearchKey } from '../../core/search-key.js';
+import { openSqliteStore, type SqliteStore } from './index.js';
+import { INDEXED_TEXT_CHARS } from './search-index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const worker = join(here, 'test-worker.ts');
@@ -123,6 +125,53 @@ describe('sqlite store', () => {
     assert.equal(st.uidNext, Math.max(...acked) + 1);
     assert.equal((await s.changesSince(box.id, 0)).length, 120);
     await s.close();
+  });
+
+  it('search answers are the same before indexing, after it, and with the index written inline', async () => {
+    const manual = await openSqliteStore({ path: join(dir, 'idx-m.db'), blobs: createDirBlobStore(join(dir, 'idx-m-blobs')), bus: new LocalBus(), searchIndex: 'manual' });
+    const inline = await openSqliteStore({ path: join(dir, 'idx-i.db'), blobs: createDirBlobStore(join(dir, 'idx-i-blobs')), bus: new LocalBus(), searchIndex: 'inline' });
+    const long = 'filler words here '.repeat(Math.ceil(INDEXED_TEXT_CHARS / 18) + 10) + 'needle-past-the-cap at the end';
+    const specs = [
+      { subject: 'Weekly sync', text: 'agenda: zebra crossing, budget\r\nnotes\r\n' },
+      { subject: 'Re: zebra', text: 'the ZEBRA is crossing\r\n', headers: [['x-tag', 'alpha beta'] as [string, string]] },
+      { subject: 'long one', text: long },
+      { subject: 'ünïcode Straße', text: 'STRASSE und straße\r\n' },
+    ];
+    const keys: SearchKey[] = [
+      { op: 'body', value: 'zebra crossing' },
+      { op: 'body', value: 'ebra cros' },
+      { op: 'text', value: 'zebra' },
+      { op: 'header', field: 'subject', value: 'ZEBRA' },
+      { op: 'header', field: 'x-tag', value: 'a be' },
+      { op: 'body', value: 'needle-past-the-cap' },
+      { op: 'body', value: 'straße' },
+      { op: 'text', value: 'ü' },
+      { op: 'body', value: 'a b' },
+      { op: 'not', key: { op: 'body', value: 'crossing' } },
+    ];
+    const answers = async (s: SqliteStore, box: number) => Promise.all(keys.map((k) => s.search(box, k)));
+    const boxes: number[] = [];
+    for (const s of [manual, inline]) {
+      const u = await makeUser(s);
+      const box = (await s.getMailbox(u.id, 'INBOX'))!.id;
+      boxes.push(box);
+      for (const spec of specs) {
+        const m = await putMessage(s, spec);
+        await s.deliver(m.blob, m.index, [{ userId: u.id }]);
+      }
+    }
+    assert.equal(await manual.searchIndexPending(), specs.length);
+    assert.equal(await inline.searchIndexPending(), 0);
+    const before = await answers(manual, boxes[0]!);
+    assert.equal(await manual.indexSearchText(), specs.length);
+    assert.equal(await manual.searchIndexPending(), 0);
+    const afterIndexing = await answers(manual, boxes[0]!);
+    const inlineAnswers = await answers(inline, boxes[1]!);
+    assert.deepEqual(afterIndexing, before);
+    assert.deepEqual(inlineAnswers, before);
+    assert.deepEqual(before, [[1], [1], [1, 2], [2], [2], [3], [4], [4], [], [3, 4]]);
+    await manual.close();
+    await inline.close();
   });
 
   it('kill -9 in the middle of deliveries loses no acknowledged message and leaves a consistent database', async () => {
