@@ -29,7 +29,8 @@ test('lists and groups (RFC 3501 group markers)', () => {
 test('broken addresses never throw and keep something useful', () => {
   assert.deepEqual(parseAddressList(''), []);
   assert.deepEqual(parseAddressList(' , ,'), []);
-  assert.deepEqual(parseAddressList('<>'), []);
+  assert.deepEqual(parseAddressList('<>'), [a(null, 'MISSING_MAILBOX', 'MISSING_DOMAIN')]);
+  assert.deepEqual(parseAddressList('(just a comment)'), [a(null, 'MISSING_MAILBOX', 'MISSING_DOMAIN')]);
   assert.deepEqual(parseAddressList('localonly'), [a(null, 'localonly', MISSING_HOST)]);
   assert.deepEqual(parseAddressList('Name <broken'), [a('Name', 'broken', MISSING_HOST)]);
   assert.deepEqual(parseAddressList('A <a@x> B <b@y>'), [a('A', 'a', 'x'), a('B', 'b', 'y')]);
@@ -44,6 +45,22 @@ test('broken addresses never throw and keep something useful', () => {
     }),
     { numRuns: 500 },
   );
+});
+
+test('the same answers Dovecot 2.3 gives for an awkward From: line', () => {
+  // From Dovecot's ENVELOPE for this header (see the comparison test in dovecot.test.ts).
+  assert.deepEqual(parseAddressList('"a\\"b" <c@d>, (just comment), e@f (Real Name), "Q. Q" <@r1,@r2:g@h>, i@[1.2.3.4], <>, Name <>, j'), [
+    a('a"b', 'c', 'd'),
+    a(null, 'MISSING_MAILBOX', 'MISSING_DOMAIN'),
+    a('Real Name', 'e', 'f'),
+    a('Q. Q', 'g', 'h', '@r1,@r2'),
+    a(null, 'i', '[1.2.3.4]'),
+    a(null, 'MISSING_MAILBOX', 'MISSING_DOMAIN'),
+    a('Name', 'MISSING_MAILBOX', 'MISSING_DOMAIN'),
+    a(null, 'j', 'MISSING_DOMAIN'),
+  ]);
+  assert.deepEqual(parseAddressList('group: ;, other: a@b, c@d'), [a(null, 'group', null), a(null, null, null), a(null, 'other', null), a(null, 'a', 'b'), a(null, 'c', 'd'), a(null, null, null)]);
+  assert.equal(formatAddresses(parseAddressList('<>, Name <>, x@y')), 'x@y', 'fillers are not shown');
 });
 
 test('display strings decode encoded-words; sort keys are the first mailbox, lower-case', () => {

@@ -5,14 +5,16 @@
  * The strings stay raw: encoded-words are not decoded (the client does that),
  * only quoting is removed from display names. Group syntax becomes the IMAP
  * group markers: a start (mailbox = group name, host = NIL) and an end (all NIL).
- * Parsing is lenient in the way c-client and Dovecot are: a bare comment after
- * an addr-spec becomes the name, a missing domain becomes ".MISSING-HOST-NAME.",
- * garbage never throws.
+ * Parsing is lenient in the way Dovecot is: a bare comment after an addr-spec
+ * becomes the name, a missing local part or domain becomes MISSING_MAILBOX or
+ * MISSING_DOMAIN (a NIL host would read as a group marker), garbage never throws.
+ * Where Dovecot stops at a syntax error and drops the rest of the field ("a@b c@d",
+ * "g: a;x@y"), we keep reading, so no recipient is hidden.
  */
 import type { ImapAddress } from './types.js';
 import { decodeWords } from './header.js';
 
-export const MISSING_HOST = '.MISSING-HOST-NAME.';
+export const MISSING_HOST = 'MISSING_DOMAIN';
 export const MISSING_MAILBOX = 'MISSING_MAILBOX';
 
 type TokenKind = 'atom' | 'quoted' | 'comment' | 'literal' | 'special';
@@ -156,7 +158,6 @@ export function parseAddressList(value: string): ImapAddress[] {
     cur = { tokens: [], angle: null };
     if (p.angle !== null) {
       const name = phrase(p.tokens);
-      if (p.angle.mailbox === null && p.angle.host === null && name === null) return; // "<>"
       out.push({
         name,
         adl: p.angle.adl,
@@ -165,10 +166,11 @@ export function parseAddressList(value: string): ImapAddress[] {
       });
       return;
     }
-    const words = p.tokens.filter((t) => t.kind !== 'comment');
-    if (words.length === 0) return;
+    if (p.tokens.length === 0) return; // nothing between two commas
     const spec = addrSpec(p.tokens);
-    const comments = p.tokens.filter((t) => t.kind === 'comment' && t.text.trim() !== '');
+    const hasWords = p.tokens.some((t) => t.kind !== 'comment');
+    // A comment names an addr-spec ("a@b (Name)"); on its own it names nothing.
+    const comments = hasWords ? p.tokens.filter((t) => t.kind === 'comment' && t.text.trim() !== '') : [];
     out.push({
       name: comments.length > 0 ? comments[comments.length - 1]!.text.trim() : null,
       adl: null,
@@ -239,9 +241,9 @@ function angleAddr(inner: Token[]): Pending['angle'] & object {
   return { adl, mailbox: spec.mailbox, host: spec.host };
 }
 
-/** The real mailboxes of a list (group markers left out). */
+/** The real mailboxes of a list (group markers and the MISSING_MAILBOX fillers left out). */
 export function mailboxes(list: ImapAddress[] | null): ImapAddress[] {
-  return (list ?? []).filter((a) => a.host !== null);
+  return (list ?? []).filter((a) => a.host !== null && a.mailbox !== MISSING_MAILBOX);
 }
 
 /** "Name <local@domain>, other@domain" with encoded-words decoded, for display and search. */

@@ -5,10 +5,10 @@
  * Defaults follow RFC 2045 section 5.2 and RFC 2046 section 5.1.5: no (or an
  * unparsable) Content-Type means text/plain; charset=us-ascii, except inside a
  * multipart/digest where it means message/rfc822. Parameter values are decoded
- * (RFC 2231 continuations and charsets) by libmime.
+ * (RFC 2231 continuations; charsets through libmime).
  */
-import libmime from 'libmime';
 import { firstField, stripNul, type HeaderField } from './header.js';
+import { decodeCharset } from './text.js';
 
 export interface PartInfo {
   type: string;
@@ -29,7 +29,16 @@ export interface PartInfo {
 const MAX_BOUNDARY = 1000;
 const TOKEN = /^[A-Za-z0-9!#$%&'*+.^_`{|}~-]+$/;
 
-export function partInfo(fields: HeaderField[], inDigest: boolean): PartInfo {
+/**
+ * `isMessage`: the header of a message (top level or encapsulated). Its
+ * Content-* fields count only when the message says it is MIME, by MIME-Version
+ * or by a Content-Type (RFC 2045 section 4, read as leniently as Dovecot does);
+ * a MIME part's header always counts.
+ */
+export function partInfo(fields: HeaderField[], inDigest: boolean, isMessage = false): PartInfo {
+  if (isMessage && firstField(fields, 'mime-version') === undefined && firstField(fields, 'content-type') === undefined) {
+    fields = [];
+  }
   const ct = firstField(fields, 'content-type');
   let type = inDigest ? 'message' : 'text';
   let subtype = inDigest ? 'rfc822' : 'plain';
@@ -57,14 +66,15 @@ export function partInfo(fields: HeaderField[], inDigest: boolean): PartInfo {
   }
   if (!valid && !inDigest) params = [['charset', 'us-ascii']];
   if (valid && type === 'text' && !params.some(([k]) => k === 'charset')) {
-    // RFC 2045 section 5.2: text without a charset is us-ascii; say so, as Dovecot does.
-    params.unshift(['charset', 'us-ascii']);
+    // RFC 2045 section 5.2: text without a charset is us-ascii; say so (last, as Dovecot does).
+    params.push(['charset', 'us-ascii']);
   }
 
   const cte = firstField(fields, 'content-transfer-encoding');
   let encoding = '7bit';
   if (cte !== undefined) {
-    const v = stripComments(cte.value).trim().toLowerCase();
+    // The first token: "base64 (sic)" or a folded stray word after it are not part of it.
+    const v = (/^\s*(\S*)/.exec(stripComments(cte.value))?.[1] ?? '').toLowerCase();
     if (v !== '') encoding = v;
   }
 
@@ -107,38 +117,114 @@ function valueOrNull(fields: HeaderField[], name: string): string | null {
 }
 
 /**
- * "value; a=1; b*0*=utf-8''x; b*1=y" → value and decoded params, names
- * lower-case, in the order they first appear in the field.
+ * "value; a=1; b*0*=utf-8''x; b*1=y" → the value and the parameters, names
+ * lower-case, values unquoted and RFC 2231-decoded, in the order they first
+ * appear. As RFC 2045 (and Dovecot) read it: comments go, an unquoted value
+ * ends at whitespace ("boundary=b" + a folded " garbage" is "b"), a parameter
+ * without "=" is skipped; the first of duplicate names wins.
  */
 export function parseStructured(raw: string): { value: string; params: Array<[string, string]> } {
-  let parsed: { value: string; params: Record<string, string> };
-  try {
-    parsed = libmime.parseHeaderValue(raw, { stripComments: true });
-  } catch {
-    return { value: raw.split(';')[0] ?? '', params: [] };
-  }
-  // libmime returns a record and moves RFC 2231 parameters to the end; put them back in order.
+  const segments = splitUnquoted(stripComments(raw), ';');
+  const value = (segments[0] ?? '').trim();
+  const plain: Array<[string, string]> = [];
+  /** name → RFC 2231 segments (index, extended?, text). */
+  const ext = new Map<string, Array<{ n: number; enc: boolean; text: string }>>();
   const order: string[] = [];
-  for (const m of raw.matchAll(/;\s*([^\s=;]+)\s*=/g)) {
-    const name = m[1]!.replace(/\*.*$/, '').toLowerCase();
-    if (!order.includes(name)) order.push(name);
+  for (const seg of segments.slice(1)) {
+    const m = /^\s*([^\s=]+)\s*=\s*([\s\S]*)$/.exec(seg);
+    if (m === null) continue;
+    const rawName = m[1]!.toLowerCase();
+    const v = paramValue(m[2]!);
+    const star = /^(.*?)\*(?:(\d{1,3})(\*)?|)$/.exec(rawName);
+    if (star !== null && star[1] !== '') {
+      const name = star[1]!;
+      if (!order.includes(name)) order.push(name);
+      // "name*" alone is extended; "name*N" is literal unless it ends in "*".
+      const n = star[2] === undefined ? 0 : Number(star[2]);
+      const enc = star[2] === undefined ? true : star[3] === '*';
+      let list = ext.get(name);
+      if (list === undefined) ext.set(name, (list = []));
+      if (!list.some((x) => x.n === n)) list.push({ n, enc, text: v });
+      continue;
+    }
+    if (!order.includes(rawName)) order.push(rawName);
+    if (!plain.some(([k]) => k === rawName)) plain.push([rawName, v]);
   }
   const params: Array<[string, string]> = [];
-  const seen = new Set<string>();
   for (const name of order) {
-    const v = parsed.params[name];
-    if (typeof v === 'string' && !seen.has(name)) {
-      params.push([name, stripNul(v)]);
-      seen.add(name);
-    }
+    const segs = ext.get(name);
+    // RFC 2231 section 4: the extended form, when present, is the one to use.
+    const v = segs !== undefined ? decode2231(segs) : plain.find(([k]) => k === name)?.[1];
+    if (v !== undefined) params.push([name, stripNul(v)]);
   }
-  for (const [name, v] of Object.entries(parsed.params)) {
-    if (!seen.has(name) && name !== '' && typeof v === 'string') {
-      params.push([name, stripNul(v)]);
-      seen.add(name);
-    }
+  return { value, params };
+}
+
+/** An unquoted value ends at whitespace; a quoted one is unquoted (backslash pairs undone). */
+function paramValue(s: string): string {
+  if (s[0] !== '"') return /^[^\s]*/.exec(s)![0];
+  let out = '';
+  for (let i = 1; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '\\' && i + 1 < s.length) out += s[++i];
+    else if (c === '"') break;
+    else out += c;
   }
-  return { value: parsed.value ?? '', params };
+  return out;
+}
+
+/** RFC 2231 sections 3-4: continuations in order; extended segments are %-encoded in the charset of segment 0. */
+function decode2231(segs: Array<{ n: number; enc: boolean; text: string }>): string {
+  segs.sort((a, b) => a.n - b.n);
+  let charset = '';
+  const bytes: Buffer[] = [];
+  for (const [i, seg] of segs.entries()) {
+    let text = seg.text;
+    if (seg.enc && i === 0) {
+      const q1 = text.indexOf("'");
+      const q2 = q1 === -1 ? -1 : text.indexOf("'", q1 + 1);
+      if (q2 !== -1) {
+        charset = text.slice(0, q1);
+        text = text.slice(q2 + 1);
+      }
+    }
+    bytes.push(seg.enc ? percentDecode(text) : Buffer.from(text, 'utf8'));
+  }
+  return decodeCharset(Buffer.concat(bytes), charset);
+}
+
+function percentDecode(s: string): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x25 && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) {
+      out.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (c < 0x80) out.push(c);
+    else for (const b of Buffer.from(s[i]!, 'utf8')) out.push(b);
+  }
+  return Buffer.from(out);
+}
+
+/** Splits at `sep` outside quoted strings. */
+function splitUnquoted(s: string, sep: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let q = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (q && c === '\\' && i + 1 < s.length) {
+      cur += c + s[++i];
+      continue;
+    }
+    if (c === '"') q = !q;
+    if (c === sep && !q) {
+      out.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
 }
 
 /** Removes RFC 5322 comments (nested parentheses, quoted pairs), keeps quoted strings. */

@@ -2,18 +2,23 @@
  * IMAP ENVELOPE (RFC 3501 section 7.4.2, RFC 9051 section 7.5.2) from a
  * message's header fields. Strings are the raw header values (unfolded, not
  * decoded); absent fields are NIL; Sender and Reply-To default to From when
- * absent or empty, as the RFC requires.
+ * absent or empty, as the RFC requires. A field that should occur once but is
+ * repeated reads as Dovecot reads it: the last one for strings, all of them
+ * (concatenated) for address lists, so no From: is hidden.
  */
 import { parseAddressList } from './address.js';
-import { firstField, type HeaderField } from './header.js';
+import type { HeaderField } from './header.js';
 import type { ImapAddress, ImapEnvelope } from './types.js';
 
 export function buildEnvelope(fields: HeaderField[]): ImapEnvelope {
-  const str = (name: string): string | null => firstField(fields, name)?.value ?? null;
+  const str = (name: string): string | null => {
+    let v: string | null = null;
+    for (const f of fields) if (f.name === name) v = f.value;
+    return v;
+  };
   const addrs = (name: string): ImapAddress[] | null => {
-    const f = firstField(fields, name);
-    if (f === undefined) return null;
-    const list = parseAddressList(f.value);
+    const list: ImapAddress[] = [];
+    for (const f of fields) if (f.name === name) list.push(...parseAddressList(f.value));
     return list.length === 0 ? null : list;
   };
   const from = addrs('from');

@@ -8,63 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Indexer, indexMessage } from './index.js';
 import type { BodyPart, MessageIndex } from './types.js';
-
-type Node =
-  | { kind: 'leaf'; type: string; encoding: string; lines: string[] }
-  | { kind: 'multipart'; subtype: string; children: Node[]; preamble: string[]; epilogue: string[] }
-  | { kind: 'message'; subject: string; child: Node };
-
-const lineArb = fc
-  .array(fc.constantFrom('a', 'b', ' ', '=', 'é', '\t', '-', 'x', '3D', '.', 'Zz'), { maxLength: 12 })
-  .map((cs) => cs.join(''))
-  .filter((l) => !l.startsWith('--'));
-
-const leafArb: fc.Arbitrary<Node> = fc.record({
-  kind: fc.constant('leaf' as const),
-  type: fc.constantFrom('text/plain; charset=utf-8', 'text/html', 'application/octet-stream'),
-  encoding: fc.constantFrom('7bit', '8bit', 'quoted-printable', 'base64'),
-  lines: fc.array(lineArb, { maxLength: 5 }),
-});
-
-const treeArb: fc.Arbitrary<Node> = fc.letrec<{ node: Node }>((tie) => ({
-  node: fc.oneof(
-    { depthSize: 'small', withCrossShrink: true },
-    leafArb,
-    fc.record({
-      kind: fc.constant('multipart' as const),
-      subtype: fc.constantFrom('mixed', 'alternative', 'related'),
-      children: fc.array(tie('node'), { minLength: 1, maxLength: 3 }),
-      preamble: fc.array(lineArb, { maxLength: 2 }),
-      epilogue: fc.array(lineArb, { maxLength: 2 }),
-    }),
-    fc.record({
-      kind: fc.constant('message' as const),
-      subject: fc.string({ maxLength: 10 }).map((s) => s.replace(/[\r\n]/g, '')),
-      child: tie('node'),
-    }),
-  ),
-})).node;
-
-/** Serialises a tree; boundaries are unique per position so none is a prefix of another. */
-function render(node: Node, nl: string, id = 'r'): string {
-  const header = (h: string[]) => h.map((l) => l + nl).join('') + nl;
-  switch (node.kind) {
-    case 'leaf':
-      return header([`Content-Type: ${node.type}`, `Content-Transfer-Encoding: ${node.encoding}`]) + node.lines.join(nl);
-    case 'multipart': {
-      const b = `=_${id}_`;
-      let s = header([`Content-Type: multipart/${node.subtype}; boundary="${b}"`]);
-      s += node.preamble.map((l) => l + nl).join('');
-      node.children.forEach((c, i) => {
-        s += `--${b}${nl}` + render(c, nl, `${id}.${i}`) + nl;
-      });
-      s += `--${b}--` + node.epilogue.map((l) => nl + l).join('');
-      return s;
-    }
-    case 'message':
-      return header(['Content-Type: message/rfc822']) + `Subject: ${node.subject}${nl}` + render(node.child, nl, `${id}m`);
-  }
-}
+import { render, treeArb, type Node } from './trees.fixture.js';
 
 function chunked(raw: Buffer, sizes: number[]): MessageIndex {
   const ix = new Indexer();

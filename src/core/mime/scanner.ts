@@ -261,7 +261,7 @@ export class EntityScanner implements LineSink {
     f.bodyStartLf = bodyStartLf;
     const fields = parseHeaderBlock(f.header.bytes());
     f.header = new ByteCollector();
-    const info = partInfo(fields, f.inDigest);
+    const info = partInfo(fields, f.inDigest, f.isMessage);
     f.info = info;
     if (f.isMessage) {
       f.envelope = buildEnvelope(fields);
