@@ -16,6 +16,31 @@ import { renderBodyStructure, renderEnvelope } from './structure.js';
 import { needsIndex, sectionName, setsSeen, type FetchItem, type FetchRequest, type SectionSpec } from './items.js';
 
 const BATCH = 200;
+/** Messages up to this size are read whole, in parallel, when a FETCH needs their bytes. */
+const PREFETCH_BYTES = 256 * 1024;
+const PREFETCH_PARALLEL = 16;
+
+/** The whole message, when prefetch read it (keyed by the record object of this FETCH). */
+const wholeMessage = new WeakMap<MessageMeta, Buffer>();
+
+function needsBytes(items: FetchItem[]): boolean {
+  return items.some((i) => i.kind === 'SECTION' || i.kind === 'BINARY.SIZE' || i.kind === 'RFC822' || i.kind === 'RFC822.HEADER' || i.kind === 'RFC822.TEXT');
+}
+
+async function prefetch(s: Session, records: MessageMeta[]): Promise<Map<number, Buffer>> {
+  const out = new Map<number, Buffer>();
+  const small = records.filter((m) => m.size <= PREFETCH_BYTES);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(PREFETCH_PARALLEL, small.length) }, async () => {
+      while (next < small.length) {
+        const m = small[next++]!;
+        out.set(m.uid, await s.store.blobs.read(m.blobId));
+      }
+    }),
+  );
+  return out;
+}
 /** Ranges at most this big are read into memory; bigger ones are streamed. */
 const INLINE_BYTES = 64 * 1024;
 /** Metadata-only FETCH of this many messages reads the whole mailbox list at once. */
@@ -55,9 +80,13 @@ export async function runFetch(s: Session, uids: number[], req: FetchRequest, by
         });
       }
     }
+    // Read the bytes the batch needs in parallel (one read per message), not one after another.
+    const bytes = needsBytes(items) ? await prefetch(s, records) : null;
     for (const m of records) {
       const seq = mb.view.seqOf(m.uid);
       if (seq === 0) continue;
+      const raw = bytes?.get(m.uid);
+      if (raw) wholeMessage.set(m as MessageMeta, raw);
       const out = new PieceList();
       out.push(`* ${seq} FETCH (`);
       let first = true;
@@ -190,6 +219,8 @@ async function binaryData(s: Session, m: MessageRecord, section: SectionSpec): P
 
 async function readRange(s: Session, m: MessageMeta, start: number, end: number): Promise<Buffer> {
   if (end <= start) return Buffer.alloc(0);
+  const whole = wholeMessage.get(m);
+  if (whole) return whole.subarray(start, Math.min(end, whole.length));
   const stream = await s.store.blobs.open(m.blobId, { start, end });
   return collect(stream);
 }
@@ -203,6 +234,6 @@ async function collect(stream: Readable): Promise<Buffer> {
 /** A literal of blob bytes [start, end): inline when small, streamed otherwise. */
 async function rangePiece(s: Session, m: MessageMeta, start: number, end: number): Promise<Piece> {
   const size = Math.max(0, end - start);
-  if (size <= INLINE_BYTES) return literal(await readRange(s, m, start, end));
+  if (size <= INLINE_BYTES || wholeMessage.has(m)) return literal(await readRange(s, m, start, end));
   return { size, open: () => s.store.blobs.open(m.blobId, { start, end }) };
 }

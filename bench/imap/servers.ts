@@ -1,0 +1,124 @@
+/**
+ * The two servers an IMAP bench talks to, loaded with the same messages:
+ * mailroom as a real child process (`mailroom start`, N workers) over its own
+ * SQLite store, and Dovecot from bench/peers (Maildir).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAuthenticator } from '../../src/auth/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import { ingest } from '../../src/delivery/ingest.js';
+import { openStore } from '../../src/store/open.js';
+import { spawnMailroom, writeTestConfig } from '../../test/helpers/server.js';
+import { loadMaildir, PEER_PASSWORD, PEER_PORTS, peerPids, peersAvailable, peerUser, processTree, startPeers, wipeMailboxes } from '../peers/peers.js';
+
+export interface BenchServer {
+  name: string;
+  port: number;
+  /** Login names and the shared password. */
+  users: string[];
+  password: string;
+  /** PIDs of the server's processes now (for CPU and memory). */
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+export interface LoadSpec {
+  users: number;
+  /** Messages every user's INBOX holds. */
+  messages: Buffer[];
+  log?: (s: string) => void;
+}
+
+export async function startMailroomBench(spec: LoadSpec & { workers: number }): Promise<BenchServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'mailroom-imap-bench-'));
+  const [port, tlsPort] = [await freePort(), await freePort()];
+  const cfgPath = await writeTestConfig(dir, {
+    workers: spec.workers,
+    log: { level: 'info' },
+    auth: { plaintext: 'always' },
+    imap: { port, tlsPort },
+    smtp: { enabled: false },
+    submission: { enabled: false },
+    pop3: { enabled: false },
+    fetch: { enabled: false },
+    queue: { enabled: false },
+  });
+  const users = Array.from({ length: spec.users }, (_, i) => `bench${i + 1}@example.test`);
+
+  // Load the store before the server starts: the same path delivery takes (ingest + deliver).
+  const loaded = loadConfig({ path: cfgPath, env: {} });
+  const store = await openStore(loaded);
+  const auth = createAuthenticator({ store, config: loaded.config, secrets: { seal: (s) => s, unseal: (s) => s } });
+  await store.addDomain('example.test');
+  const creds = await auth.deriveCredentials(PEER_PASSWORD);
+  const ids: number[] = [];
+  for (const u of users) ids.push((await store.addUser({ login: u, address: u, credentials: creds })).id);
+  const t0 = Date.now();
+  let n = 0;
+  const inflight = 16;
+  const queue = [...spec.messages];
+  await Promise.all(
+    Array.from({ length: inflight }, async () => {
+      for (let raw = queue.shift(); raw; raw = queue.shift()) {
+        const { blob, index } = await ingest(store.blobs, raw);
+        await store.deliver(blob, index, ids.map((userId) => ({ userId })));
+        if (++n % 10_000 === 0) spec.log?.(`  mailroom: ${n} messages loaded (${Math.round(n / ((Date.now() - t0) / 1000))}/s)`);
+      }
+    }),
+  );
+  // Keep delivery order = UID order (messages were delivered concurrently, so they are shuffled a little; fine).
+  await store.close();
+
+  const proc = await spawnMailroom(cfgPath, { workers: spec.workers, timeoutMs: 60_000 });
+  return {
+    name: 'mailroom',
+    port: proc.port('imap'),
+    users,
+    password: PEER_PASSWORD,
+    pids: () => processTree(proc.pid),
+    async stop() {
+      proc.kill('SIGTERM');
+      await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 10_000))]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Dovecot users for IMAP benches: the top of the peers' range, so the POP3 bench (user1..) is not disturbed. */
+export function dovecotUsers(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => peerUser(100 - i));
+}
+
+export async function startDovecotBench(spec: LoadSpec): Promise<BenchServer> {
+  const ok = peersAvailable();
+  if (!ok.ok) throw new Error(`Dovecot peer unavailable: ${ok.reason}`);
+  await startPeers(['dovecot']);
+  const users = dovecotUsers(spec.users);
+  await wipeMailboxes(users);
+  await loadMaildir(users, spec.messages);
+  return {
+    name: 'dovecot',
+    port: PEER_PORTS.imap,
+    users,
+    password: PEER_PASSWORD,
+    pids: () => {
+      const p = peerPids().dovecot;
+      return p ? processTree(p) : [];
+    },
+    async stop() {
+      // The peers stay up (other benches share them); only our mailboxes go.
+      await wipeMailboxes(users);
+    },
+  };
+}
