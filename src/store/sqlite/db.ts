@@ -27,6 +27,8 @@ export interface Ctx {
   stmt(sql: string): Statement;
   write<T>(fn: () => T): T;
   writeBatched<T>(fn: () => T): Promise<T>;
+  /** Commit queued writeBatched calls now (before close). */
+  flushBatched(): void;
   /** Queue a change notification for after the commit (only inside write()). */
   emit(change: MailboxChange): void;
   now(): number;
@@ -79,7 +81,7 @@ export function createCtx(db: Db, blobs: BlobStore, bus: ChangeBus): Ctx {
     } finally {
       pending = null;
     }
-    for (const change of coalesce(events)) bus.publish(change);
+    publishAll(bus, events);
     ctx.afterDeliver();
     items.forEach((item, i) => {
       const r = results[i]!;
@@ -111,14 +113,17 @@ export function createCtx(db: Db, blobs: BlobStore, bus: ChangeBus): Ctx {
       } finally {
         pending = null;
       }
-      for (const change of coalesce(events)) bus.publish(change);
+      publishAll(bus, events);
       return result;
     },
     writeBatched<T>(fn: () => T): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        if (queue.length === 0) setImmediate(flush);
+        if (queue.length === 0) setImmediate(() => queue.length > 0 && flush());
         queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
       });
+    },
+    flushBatched() {
+      if (queue.length > 0) flush();
     },
     emit(change) {
       if (!pending) throw new Error('emit() outside write()');
@@ -129,6 +134,17 @@ export function createCtx(db: Db, blobs: BlobStore, bus: ChangeBus): Ctx {
     afterDeliver: () => {},
   };
   return ctx;
+}
+
+/** After a commit nothing may throw: the caller's change is durable whatever a bus does. */
+function publishAll(bus: ChangeBus, events: MailboxChange[]): void {
+  for (const change of coalesce(events)) {
+    try {
+      bus.publish(change);
+    } catch {
+      // A bus that throws (e.g. a closed relay) must not turn a committed change into an error.
+    }
+  }
 }
 
 /** One event per mailbox and kind, carrying the final HIGHESTMODSEQ. */

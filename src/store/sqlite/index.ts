@@ -76,6 +76,7 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteS
     async close() {
       if (closed) return;
       closed = true;
+      ctx.flushBatched();
       indexer.stop();
       db.close();
       await opts.blobs.close();

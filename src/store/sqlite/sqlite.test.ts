@@ -103,6 +103,21 @@ describe('sqlite store', () => {
     await s2.close();
   });
 
+  it('close() commits deliveries still waiting for their group commit; a throwing bus does not fail a committed delivery', async () => {
+    const throwingBus = { publish: () => { throw new Error('relay down'); }, subscribe: () => () => {}, close: async () => {} };
+    const s = await openSqliteStore({ path: join(dir, 'close.db'), blobs: createDirBlobStore(join(dir, 'close-blobs')), bus: throwingBus });
+    const u = await makeUser(s);
+    const m = await putMessage(s, { subject: 'in flight at close' });
+    const pending = s.deliver(m.blob, m.index, [{ userId: u.id }]);
+    await s.close();
+    const [out] = await pending;
+    assert.equal(out!.ok, true);
+    const s2 = await open('close');
+    const box = (await s2.getMailbox(u.id, 'INBOX'))!;
+    assert.deepEqual((await s2.listMessages(box.id)).map((x) => x.uid), [1]);
+    await s2.close();
+  });
+
   it('three processes delivering into one mailbox at once: every message lands with its own UID', async () => {
     const s = await open('multi');
     const u = await makeUser(s);
