@@ -18,6 +18,7 @@ import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { LoginContext } from '../auth/types.js';
 import type { ServiceContext } from '../service.js';
+import { isStoreError } from '../store/errors.js';
 import type { Mailbox, MailboxChange, Store, User } from '../store/types.js';
 import { capabilities } from './capabilities.js';
 import { commandTable, type Done } from './commands/index.js';
@@ -197,6 +198,19 @@ export class Session implements Watcher {
 
   /** Sends pending mailbox updates (see selected.ts for when expunges may go out). */
   async sync(expunges: boolean, force = false): Promise<void> {
+    if (this.state.kind !== 'selected') return;
+    try {
+      await this.syncSelected(expunges, force);
+    } catch (err) {
+      if (!isStoreError(err, 'notFound')) throw err;
+      // Another session deleted the mailbox under us; like Dovecot, say so and close.
+      this.send('* BYE Selected mailbox was deleted');
+      this.leaveSelected();
+      this.state = { kind: 'logout' };
+    }
+  }
+
+  private async syncSelected(expunges: boolean, force: boolean): Promise<void> {
     if (this.state.kind !== 'selected') return;
     await this.state.mailbox.sync(
       this.store,

@@ -151,4 +151,15 @@ describe('IMAP sessions sharing a mailbox', () => {
     const n = await a.cmd('a6', 'NOOP');
     assert.ok(n.includes(`* VANISHED ${uids[2]}`), n.join('\n'));
   });
+
+  it('closes a session whose selected mailbox another session deleted', async () => {
+    const a = await session();
+    const b = await session();
+    await b.cmd('b1', 'CREATE Doomed');
+    assert.match((await a.cmd('a1', 'SELECT Doomed')).at(-1)!, /^a1 OK/);
+    assert.match((await b.cmd('b2', 'DELETE Doomed')).at(-1)!, /^b2 OK/);
+    a.write('a2 NOOP\r\n');
+    assert.match(await a.waitFor(/^\* BYE/), /deleted/);
+    assert.ok(await a.closedWithin(2000));
+  });
 });

@@ -25,6 +25,7 @@ export const idleCommand = command({
           await s.sync(true, force);
         }
         await s.conn.flush();
+        if (s.state.kind === 'logout') return { text: 'IDLE terminated', silent: true };
         const line = s.conn.reader.nextLine();
         if (line) {
           if (line.kind === 'line' && line.text.toString('latin1').trim().toUpperCase() === 'DONE') break;
