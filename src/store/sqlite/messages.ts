@@ -125,6 +125,8 @@ function dateMs(d: Date | undefined, now: number): number {
 export function messagesApi(ctx: Ctx): MessagesApi {
   const { stmt, write } = ctx;
 
+  const listStmt = ctx.db.prepare(`SELECT ${META_COLUMNS} FROM messages WHERE mailbox_id = ? ORDER BY uid`).raw();
+
   const textOf = (blobId: string): string => {
     try {
       return (stmt('SELECT body_text FROM blobs WHERE id = ?').get(blobId) as { body_text: string | null } | undefined)?.body_text ?? '';
@@ -136,8 +138,14 @@ export function messagesApi(ctx: Ctx): MessagesApi {
   return {
     async listMessages(mailboxId) {
       mailboxRow(ctx, mailboxId);
-      const rows = stmt(`SELECT ${META_COLUMNS} FROM messages WHERE mailbox_id = ? ORDER BY uid`).all(mailboxId) as MessageRow[];
-      return rows.map(toMeta);
+      // Raw rows (arrays, not objects): the whole mailbox comes through here at SELECT.
+      const rows = listStmt.all(mailboxId) as Array<[number, number, number, string, number, number, string]>;
+      const out = new Array<MessageMeta>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!;
+        out[i] = { uid: r[0], modseq: r[1], flags: formatFlags(r[2], r[3]), internalDate: new Date(r[4]), size: r[5], blobId: r[6] };
+      }
+      return out;
     },
 
     async getMessages(mailboxId, uids) {
