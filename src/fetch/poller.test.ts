@@ -297,6 +297,21 @@ describe('pollAccount over POP3', () => {
     assert.equal(res3.fetched, 0);
   });
 
+  it('on shutdown, a remote that stalls is cut off after the grace period, and nothing is deleted', async () => {
+    const r = await responder([mail('To: a@provider.test\r\n'), mail('To: b@provider.test\r\n')], { stallOn: 'RETR' });
+    const acct = await account(r, { keep: 'delete' });
+    const stop = new AbortController();
+    const t0 = Date.now();
+    const polling = pollAccount(acct, deps({ signal: stop.signal, abortGraceMs: 200 }));
+    await new Promise((res) => setTimeout(res, 300));
+    stop.abort();
+    const res = await polling;
+    assert.ok(Date.now() - t0 < 5000, 'did not wait for the 60 s timeout');
+    assert.equal(res.fetched, 0);
+    assert.equal(res.error?.code, 'closed');
+    assert.equal(r.messages.length, 2);
+  });
+
   it('skips an account another process is polling', async () => {
     const r = await responder([mail('To: a@provider.test\r\n')]);
     const acct = await account(r);

@@ -65,6 +65,8 @@ export interface PollDeps {
   concurrency?: number;
   /** Lock lease in ms (default 120 s; renewed every third of it). */
   leaseMs?: number;
+  /** After `signal` aborts, how long a stalled remote may hold the poll before the connection is cut (default 5 s). */
+  abortGraceMs?: number;
 }
 
 export interface PollResult {
@@ -131,6 +133,15 @@ export async function pollAccount(account: ExternalAccount, deps: PollDeps): Pro
   renew.unref();
 
   let source: RemoteSource | null = null;
+  // On shutdown the poll stops at the next message; a remote that keeps it
+  // waiting longer than the grace period is cut off (POP3 then applies no
+  // deletions, and every delivered message is already marked seen).
+  let cutoff: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    cutoff = setTimeout(() => source?.abort(), deps.abortGraceMs ?? 5000);
+    cutoff.unref();
+  };
+  deps.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const target = await deps.store.getUser(account.targetUserId);
     if (!target) throw new FetchError('config', `the account's local user (id ${account.targetUserId}) no longer exists`, false);
@@ -184,6 +195,8 @@ export async function pollAccount(account: ExternalAccount, deps: PollDeps): Pro
     if (!result.error || result.error.code === 'delivery') result.error = fe;
   } finally {
     clearInterval(renew);
+    clearTimeout(cutoff);
+    deps.signal?.removeEventListener('abort', onAbort);
     result.durationMs = Date.now() - started;
     try {
       await deps.store.recordPoll(account.id, now(), { error: result.error?.summary ?? null, count: result.fetched });

@@ -166,6 +166,24 @@ describe('fetch from another mailroom', () => {
     assert.equal((await pollAccount(acct, deps())).fetched, 0);
   });
 
+  it('big messages (3 MB) are streamed over IMAP and POP3, byte-exact', async () => {
+    await providerUser('office6');
+    const body = Array.from({ length: 40_000 }, (_, i) => (i % 9 === 0 ? '.' : '') + `line ${i} of a big attachment-like body ${'z'.repeat(40)}`).join('\r\n') + '\r\n';
+    const big = raw(501, 'To: office6@provider.test\r\n') + body;
+    assert.ok(big.length > 3_000_000);
+    await provider.deliver('office6@provider.test', big);
+    const erin = await local.addUser('erin@firm.test', 'pw');
+    const viaImap = await account({ username: 'office6@provider.test', protocol: 'imap', port: provider.port('imap'), folders: ['INBOX'], targetUserId: erin.id });
+    const viaPop = await account({ username: 'office6@provider.test', targetUserId: erin.id });
+    assert.equal((await pollAccount(viaImap, deps())).fetched, 1);
+    assert.equal((await pollAccount(viaPop, deps())).fetched, 1);
+    const got = await inbox(erin);
+    assert.equal(got.length, 2);
+    for (const text of got) assert.ok(text.endsWith(big), 'byte-exact after our Received line');
+    assert.match(got[0]!, /with IMAPS id /);
+    assert.match(got[1]!, /with POP3S id /);
+  });
+
   it("the fetching server's scheduler polls on its own, and records a wrong password as the account's error", async () => {
     await providerUser('office5');
     for (let i = 401; i <= 403; i++) await provider.deliver('office5@provider.test', raw(i));
