@@ -9,6 +9,7 @@
  */
 import { firstField, stripNul, type HeaderField } from './header.js';
 import { decodeCharset } from './text.js';
+import type { BodyPart } from './types.js';
 
 export interface PartInfo {
   type: string;
@@ -254,4 +255,25 @@ export function stripComments(s: string): string {
     if (depth === 0) out += c;
   }
   return out;
+}
+
+/** The zero-length text/plain Dovecot reports for a multipart without parts. */
+export function emptyPart(at: number): BodyPart {
+  return {
+    type: 'text',
+    subtype: 'plain',
+    params: [['charset', 'us-ascii']],
+    id: null,
+    description: null,
+    encoding: '7bit',
+    size: 0,
+    lines: 0,
+    md5: null,
+    disposition: null,
+    language: null,
+    location: null,
+    headerStart: at,
+    bodyStart: at,
+    bodyEnd: at,
+  };
 }

@@ -35,3 +35,19 @@ export function buildEnvelope(fields: HeaderField[]): ImapEnvelope {
     messageId: str('message-id'),
   };
 }
+
+/** All NIL: the envelope of a message with no header fields. */
+export function emptyEnvelope(): ImapEnvelope {
+  return {
+    date: null,
+    subject: null,
+    from: null,
+    sender: null,
+    replyTo: null,
+    to: null,
+    cc: null,
+    bcc: null,
+    inReplyTo: null,
+    messageId: null,
+  };
+}

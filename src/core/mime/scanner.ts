@@ -25,8 +25,9 @@
  *   (MIME part) bytes; the raw bytes of text/*
  *   parts up to a shared budget (for search text); everything else is counted.
  */
-import { partInfo, type PartInfo } from './content.js';
-import { buildEnvelope } from './envelope.js';
+import { ByteCollector } from './bytes.js';
+import { emptyPart, partInfo, type PartInfo } from './content.js';
+import { buildEnvelope, emptyEnvelope } from './envelope.js';
 import { parseHeaderBlock, isFieldStart, type HeaderField } from './header.js';
 import type { LineSink } from './lines.js';
 import { decodeBodyText } from './text.js';
@@ -260,7 +261,7 @@ export class EntityScanner implements LineSink {
     f.bodyStart = bodyStart;
     f.bodyStartLf = bodyStartLf;
     const fields = parseHeaderBlock(f.header.bytes());
-    f.header = new ByteCollector();
+    f.header = new ByteCollector(0);
     const info = partInfo(fields, f.inDigest, f.isMessage);
     f.info = info;
     if (f.isMessage) {
@@ -287,7 +288,7 @@ export class EntityScanner implements LineSink {
       }
     } else {
       f.kind = 'leaf';
-      if (info.type === 'text' && this.textBudget > 0) f.sink = new ByteCollector();
+      if (info.type === 'text' && this.textBudget > 0) f.sink = new ByteCollector(this.textBudget);
     }
   }
 
@@ -363,7 +364,7 @@ function newFrame(headerStart: number, o: { isMessage: boolean; inDigest: boolea
   return {
     headerStart,
     phase: 'header',
-    header: new ByteCollector(),
+    header: new ByteCollector(o.isMessage ? HEADER_CAP : PART_HEADER_CAP),
     headerFull: false,
     hasField: false,
     isMessage: o.isMessage,
@@ -382,67 +383,8 @@ function newFrame(headerStart: number, o: { isMessage: boolean; inDigest: boolea
   };
 }
 
-/** A growing byte buffer: appending copies bytes, no object per append. */
-class ByteCollector {
-  private buf: Buffer = EMPTY;
-  length = 0;
-
-  push(src: Buffer, from: number, to: number): void {
-    const n = to - from;
-    if (this.length + n > this.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(256, (this.length + n) * 2));
-      this.buf.copy(next, 0, 0, this.length);
-      this.buf = next;
-    }
-    src.copy(this.buf, this.length, from, to);
-    this.length += n;
-  }
-
-  bytes(): Buffer {
-    return this.buf.subarray(0, this.length);
-  }
-}
-
-const EMPTY = Buffer.alloc(0);
-
 function startsWith(buf: Buffer, s: string): boolean {
   if (buf.length < s.length) return false;
   for (let i = 0; i < s.length; i++) if (buf[i] !== s.charCodeAt(i)) return false;
   return true;
-}
-
-/** The zero-length text/plain Dovecot reports for a multipart without parts. */
-export function emptyPart(at: number): BodyPart {
-  return {
-    type: 'text',
-    subtype: 'plain',
-    params: [['charset', 'us-ascii']],
-    id: null,
-    description: null,
-    encoding: '7bit',
-    size: 0,
-    lines: 0,
-    md5: null,
-    disposition: null,
-    language: null,
-    location: null,
-    headerStart: at,
-    bodyStart: at,
-    bodyEnd: at,
-  };
-}
-
-export function emptyEnvelope(): ImapEnvelope {
-  return {
-    date: null,
-    subject: null,
-    from: null,
-    sender: null,
-    replyTo: null,
-    to: null,
-    cc: null,
-    bcc: null,
-    inReplyTo: null,
-    messageId: null,
-  };
 }
