@@ -11,13 +11,11 @@ import { configTemplate } from '../config/template.js';
 import { StoreOpenError, openStore } from '../store/open.js';
 import { isStoreError } from '../store/errors.js';
 import { initializeStore } from '../bootstrap.js';
-import { prepareDataDir } from '../server.js';
 import { createAuthenticator } from '../auth/index.js';
 import { registerAccountCommands, formatSize } from './commands/accounts.js';
 import { commandGroups } from './commands/index.js';
 import { CliError } from './context.js';
 import { createCliContext } from './context-impl.js';
-import { runStart } from './start.js';
 
 const cli = createCliContext();
 const program = new Command('mailroom')
@@ -36,6 +34,8 @@ program
   })
   .action(async (o: { workers?: number }, cmd: Command) => {
     const loaded = await cli.loadConfig(cmd);
+    // Loaded on demand: the protocol servers are not needed by the admin commands.
+    const { runStart } = await import('./start.js');
     await runStart(loaded, { workers: o.workers });
   });
 
@@ -53,6 +53,7 @@ program
     mkdirSync(base, { recursive: true });
     writeFileSync(path, configTemplate({ hostname: o.hostname }));
     const loaded = loadConfig({ path });
+    const { prepareDataDir } = await import('../server.js');
     await prepareDataDir(loaded);
     const store = await openStore(loaded);
     try {
