@@ -143,6 +143,16 @@ export function searchContract(t: ContractContext): void {
       assert.deepEqual(await q({ op: 'modseq', min: hm }), [3]);
       assert.deepEqual(await q({ op: 'age', cmp: 'older', seconds: 60 }), [1, 2, 3]);
       await assert.rejects(q({ op: 'internalDate', cmp: 'on', day: '2024-13-45' }), (e) => isStoreError(e, 'invalid'));
+      // A client listing thousands of single UIDs (and overlapping ranges) is answered, not refused.
+      const many: Array<[number, number]> = Array.from({ length: 20_000 }, (_, i) => [2 * i + 1, 2 * i + 1]);
+      assert.deepEqual(await q({ op: 'uid', ranges: many }), [1, 3]);
+      assert.deepEqual(await q({ op: 'uid', ranges: [...many, [2, 2], [1, 2]] }), [1, 2, 3]);
+      // Nesting: 40 levels are answered; absurd depth is refused as invalid, never an internal error.
+      let deep: SearchKey = { op: 'all' };
+      for (let i = 0; i < 40; i++) deep = { op: 'not', key: deep };
+      assert.deepEqual(await q(deep), [1, 2, 3]);
+      for (let i = 0; i < 5000; i++) deep = { op: 'not', key: deep };
+      await assert.rejects(q(deep), (e) => isStoreError(e, 'invalid'));
       await assert.rejects(s.search(99999999, { op: 'all' }), (e) => isStoreError(e, 'notFound'));
     });
 

@@ -59,7 +59,36 @@ interface Compiled {
   needsBlob: boolean;
 }
 
-export function compileSearch(key: SearchKey, now: number): Compiled {
+const MAX_INLINE_RANGES = 64;
+/** Far beyond any real client; SQLite's own expression depth limit is 1000. */
+const MAX_DEPTH = 100;
+
+/** Sorted, with overlapping and adjacent ranges joined. */
+export function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {
+  const sorted = [...ranges].sort((x, y) => x[0] - y[0]);
+  const out: Array<[number, number]> = [];
+  for (const [a, b] of sorted) {
+    const last = out.at(-1);
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+/** The ascending UIDs that fall in the merged ranges. */
+function inRanges(uids: number[], ranges: Array<[number, number]>): number[] {
+  const out: number[] = [];
+  let r = 0;
+  for (const u of uids) {
+    while (r < ranges.length && ranges[r]![1] < u) r++;
+    if (r === ranges.length) break;
+    if (u >= ranges[r]![0]) out.push(u);
+  }
+  return out;
+}
+
+/** uidsOf: the mailbox's UIDs in ascending order, for long UID sets. */
+export function compileSearch(key: SearchKey, now: number, uidsOf?: () => number[]): Compiled {
   const params: unknown[] = [];
   let needsBlob = false;
 
@@ -75,7 +104,16 @@ export function compileSearch(key: SearchKey, now: number): Compiled {
     return n;
   };
 
+  let depth = 0;
   const c = (k: SearchKey): string => {
+    if (++depth > MAX_DEPTH) throw new StoreError('invalid', `search keys nested more than ${MAX_DEPTH} deep`);
+    try {
+      return compileKey(k);
+    } finally {
+      depth--;
+    }
+  };
+  const compileKey = (k: SearchKey): string => {
     switch (k.op) {
       case 'all':
         return '1';
@@ -86,9 +124,15 @@ export function compileSearch(key: SearchKey, now: number): Compiled {
       case 'not':
         return `(NOT ${c(k.key)})`;
       case 'uid': {
-        if (k.ranges.length === 0) return '0';
-        const parts = k.ranges.map(([a, b]) => {
-          params.push(Math.min(num(a), num(b)), Math.max(num(a), num(b)));
+        const ranges = mergeRanges(k.ranges.map(([a, b]) => [Math.min(num(a), num(b)), Math.max(num(a), num(b))]));
+        if (ranges.length === 0) return '0';
+        if (ranges.length > MAX_INLINE_RANGES && uidsOf) {
+          // A long UID set (a client listing thousands of UIDs) as one list parameter, not thousands.
+          params.push(JSON.stringify(inRanges(uidsOf(), ranges)));
+          return '(m.uid IN (SELECT value FROM json_each(?)))';
+        }
+        const parts = ranges.map(([a, b]) => {
+          params.push(a, b);
           return '(m.uid BETWEEN ? AND ?)';
         });
         return `(${parts.join(' OR ')})`;
@@ -170,14 +214,20 @@ export function searchApi(ctx: Ctx) {
   return {
     async search(mailboxId: number, key: SearchKey): Promise<number[]> {
       mailboxRow(ctx, mailboxId);
-      const { sql, params, needsBlob } = compileSearch(key, ctx.now());
+      const uidsOf = () => ctx.db.prepare('SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid').pluck().all(mailboxId) as number[];
+      const { sql, params, needsBlob } = compileSearch(key, ctx.now(), uidsOf);
       const from = needsBlob ? 'messages m JOIN blobs b ON b.id = m.blob_id' : 'messages m';
-      // Compiled SQL varies with the key's shape: prepare without the statement cache.
-      const rows = ctx.db
-        .prepare(`SELECT m.uid FROM ${from} WHERE m.mailbox_id = ? AND ${sql} ORDER BY m.uid`)
-        .pluck()
-        .all(mailboxId, ...params) as number[];
-      return rows;
+      try {
+        // Compiled SQL varies with the key's shape: prepare without the statement cache.
+        return ctx.db
+          .prepare(`SELECT m.uid FROM ${from} WHERE m.mailbox_id = ? AND ${sql} ORDER BY m.uid`)
+          .pluck()
+          .all(mailboxId, ...params) as number[];
+      } catch (err) {
+        // A key nested deeper or wider than SQLite takes is the client's problem, not an internal error.
+        if (err instanceof Error && /too many|too large|depth/i.test(err.message)) throw new StoreError('invalid', `search too complex: ${err.message}`);
+        throw err;
+      }
     },
   };
 }
