@@ -117,7 +117,7 @@ export async function pollAccount(account: ExternalAccount, deps: PollDeps): Pro
 
   if (!(await deps.store.tryLock(lock, owner, leaseMs))) {
     result.skipped = true;
-    result.error = new FetchError('busy', 'another process is polling this account right now');
+    result.error = new FetchError('busy', `another process is polling this account right now (one that died holds it until its ${Math.round(leaseMs / 1000)} s lease runs out)`);
     result.durationMs = Date.now() - started;
     return result;
   }
