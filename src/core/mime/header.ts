@@ -6,6 +6,7 @@
  * raw legacy 8-bit text. Each field is decoded as UTF-8 when it is valid UTF-8
  * and as latin1 otherwise, so nothing throws and every byte maps to a character.
  */
+import { isAscii, isUtf8 } from 'node:buffer';
 import libmime from 'libmime';
 
 export interface HeaderField {
@@ -17,22 +18,10 @@ export interface HeaderField {
   codec: 'utf8' | 'latin1';
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 export function decodeBytes(buf: Buffer): { text: string; codec: 'utf8' | 'latin1' } {
-  let ascii = true;
-  for (let i = 0; i < buf.length; i++) {
-    if (buf[i]! > 0x7f) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) return { text: buf.toString('latin1'), codec: 'latin1' };
-  try {
-    return { text: utf8.decode(buf), codec: 'utf8' };
-  } catch {
-    return { text: buf.toString('latin1'), codec: 'latin1' };
-  }
+  if (isAscii(buf)) return { text: buf.toString('latin1'), codec: 'latin1' };
+  if (isUtf8(buf)) return { text: buf.toString('utf8'), codec: 'utf8' };
+  return { text: buf.toString('latin1'), codec: 'latin1' };
 }
 
 /** PostgreSQL text and jsonb refuse NUL; it carries no meaning in mail. */
