@@ -199,6 +199,7 @@ export function createDataHandler(deps: DataDeps) {
         throw allFailedError(failures);
       }
       rate.record(s.ip);
+      s.errors = 0;
       log.info(
         {
           blob: blob.id,

@@ -16,7 +16,9 @@
  * - RCPT: relay policy (core/policy.ts) first, then for local addresses
  *   existence (550 5.1.1), disabled (550 5.2.1), full (452 4.2.2).
  * - Every refused command counts; past smtp.maxBadCommands the connection is
- *   closed with 421.
+ *   closed with 421. An accepted message starts the count again (as Postfix's
+ *   smtpd_hard_error_limit does), so a big list with a few stale addresses
+ *   still gets through.
  */
 import type { Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticationResponse, SMTPServerSession } from 'smtp-server';
@@ -40,11 +42,6 @@ export type AuthState =
   | { kind: 'anonymous'; failures: number }
   | { kind: 'authenticated'; user: User; mechanism: string; /** lookup keys of the addresses they may send as */ own: Set<string> };
 
-export interface RcptState {
-  address: string;
-  destination: 'local' | 'relay';
-}
-
 export interface SessionState {
   id: string;
   listener: ListenerKind;
@@ -55,10 +52,9 @@ export interface SessionState {
   errors: number;
   /** Counted by the connection limiter (to release on close). */
   counted: boolean;
-  /** The current transaction: sender and accepted recipients. */
+  /** The current transaction's sender (recipients are in smtp-server's envelope). */
   sender: MailAddress | null;
   declaredSize: number | undefined;
-  rcpts: Map<string, RcptState>;
 }
 
 /** What session.user holds for smtp-server once logged in (it logs `username`). */
@@ -103,7 +99,6 @@ export function createSessionHooks(deps: SessionDeps) {
         counted: false,
         sender: null,
         declaredSize: undefined,
-        rcpts: new Map(),
       };
       sessions.set(session.id, s);
     }
@@ -212,7 +207,6 @@ export function createSessionHooks(deps: SessionDeps) {
     const s = state(session);
     s.auth = { kind: 'anonymous', failures: s.auth.kind === 'anonymous' ? s.auth.failures : 0 };
     s.sender = null;
-    s.rcpts.clear();
   }
 
   function onClose(session: SMTPServerSession): void {
@@ -272,7 +266,6 @@ export function createSessionHooks(deps: SessionDeps) {
   const onMailFrom = guard('mail', async (address: SMTPServerAddress, session: SMTPServerSession) => {
     const s = state(session);
     s.sender = null;
-    s.rcpts.clear();
     s.declaredSize = undefined;
     const authed = authenticatedUser(session, s);
     if (listener !== 'mx' && !authed) throw refuse(s, smtpError('authRequired'), 'MAIL');
@@ -303,7 +296,6 @@ export function createSessionHooks(deps: SessionDeps) {
     const raw = address.address;
     if (raw.toLowerCase() === 'postmaster') {
       // RFC 5321 4.1.1.3: the domainless postmaster is always ours.
-      s.rcpts.set(raw.toLowerCase(), { address: raw, destination: 'local' });
       return;
     }
     const parsed = parseMailbox(raw);
@@ -322,7 +314,6 @@ export function createSessionHooks(deps: SessionDeps) {
       });
       if (check.kind !== 'accept') throw refuse(s, toError(check.reply), 'RCPT');
     }
-    s.rcpts.set(raw.toLowerCase(), { address: raw, destination: v.destination });
   });
 
   return { onConnect, onSecure, onClose, onAuth, onMailFrom, onRcptTo, saslHooks, state, authenticatedUser };
