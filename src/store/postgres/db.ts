@@ -43,6 +43,8 @@ export interface Ctx extends Queryable {
   bus: ChangeBus;
   tx<T>(fn: (t: Tx) => Promise<T>): Promise<T>;
   now(): number;
+  /** Resolves when no transaction or query started through this context is in flight. */
+  drain(): Promise<void>;
 }
 
 const int8 = (v: string): number => {
@@ -163,12 +165,40 @@ export function createCtx(pool: pg.Pool, blobs: BlobStore, bus: ChangeBus): Ctx 
         throw translate(err);
       }
       client.release();
-      for (const change of coalesce(events)) bus.publish(change);
+      for (const change of coalesce(events)) {
+        // The change is committed: a bus that throws must not make the caller believe it failed.
+        try {
+          bus.publish(change);
+        } catch {
+          // listeners learn of it on their next sync
+        }
+      }
       return result;
     }
   }
 
-  return { ...base, pool, blobs, bus, tx, now: () => Date.now() };
+  // Work in flight, so close() can let it finish before the pool goes away.
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    const done = () => void inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  };
+
+  return {
+    q: (sql, params) => track(base.q(sql, params)),
+    one: (sql, params) => track(base.one(sql, params)),
+    run: (sql, params) => track(base.run(sql, params)),
+    pool,
+    blobs,
+    bus,
+    tx: (fn) => track(tx(fn)),
+    now: () => Date.now(),
+    async drain() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
 }
 
 /** One event per mailbox and kind, carrying the final HIGHESTMODSEQ. */

@@ -69,6 +69,8 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Sto
     async close() {
       if (closed) return;
       closed = true;
+      // Let accepted work commit (a delivery in flight must not be lost to a shutdown).
+      await ctx.drain();
       await ownBus?.close();
       await texts.close();
       await blobs.close();
