@@ -189,6 +189,25 @@ describe('sqlite store', () => {
     await inline.close();
   });
 
+  it('three processes draining one queue: every entry is claimed exactly once', async () => {
+    const s = await open('claims');
+    const m = await putMessage(s);
+    const ids = new Set<string>();
+    for (let i = 0; i < 45; i++) ids.add((await s.enqueue({ sender: 'a@b.example', blob: m.blob, recipients: [{ address: `r${i}@x.example` }], source: 'smtp' })).id);
+    const db = join(dir, 'claims.db');
+    const blobs = join(dir, 'claims-blobs');
+    const results = await Promise.all(['n1', 'n2', 'n3'].map((tag) => runWorker([db, blobs, '0', '0', tag, 'claim'])));
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    const claimed = results.flatMap((r) => r.lines.map((l) => l.split(' ')[1]!));
+    assert.equal(claimed.length, 45, 'no entry claimed twice');
+    assert.deepEqual(new Set(claimed), ids);
+    for (const e of await s.listQueue()) {
+      assert.equal(e.recipients[0]!.state, 'delivered');
+      assert.equal(e.recipients[0]!.attempts, 1);
+    }
+    await s.close();
+  });
+
   it('kill -9 in the middle of deliveries loses no acknowledged message and leaves a consistent database', async () => {
     const s = await open('crash');
     const u = await makeUser(s);
