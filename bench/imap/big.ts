@@ -35,7 +35,7 @@ async function measure(server: BenchServer, needle: string): Promise<Record<stri
   return { select: median(select), fetch: median(fetch), search: median(search), body: median(body) };
 }
 
-export async function runBig(opts: { messages: number; workers: number; wantOurs: boolean; wantPeer: boolean; log: (s: string) => void }): Promise<void> {
+export async function runBig(opts: { messages: number; workers: number; wantOurs: boolean; wantPeer: boolean; log: (s: string) => void; dir: string }): Promise<void> {
   const { log } = opts;
   log(`IMAP big mailbox: ${opts.messages} messages, 2-8 KB; generating…`);
   const corpus = generateCorpus({ count: opts.messages, seed: 42, minKb: 2, maxKb: 8 });
@@ -45,7 +45,7 @@ export async function runBig(opts: { messages: number; workers: number; wantOurs
   const results: Record<string, Record<string, number>> = {};
   if (opts.wantOurs) {
     const t0 = Date.now();
-    const s = await startMailroomBench({ users: 1, messages: raws, workers: opts.workers, log });
+    const s = await startMailroomBench({ users: 1, messages: raws, workers: opts.workers, log, dir: opts.dir });
     log(`  mailroom loaded in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
     try {
       results.mailroom = await measure(s, needle);

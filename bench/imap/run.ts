@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/imap/run.ts [mix] [--clients 20] [--seconds 20] [--messages 1000] [--workers 2]
  *   node --import tsx bench/imap/run.ts idle [--connections 10000]
- *   node --import tsx bench/imap/run.ts big [--messages 100000]
+ *   node --import tsx bench/imap/run.ts big [--messages 100000] [--data DIR]
  *
  * mix:  N clients, each on its own user, run the realistic mix (mix.ts) for a
  *       fixed time; commands/s for each server and the ratio, per-command medians,
@@ -18,6 +18,7 @@
  */
 process.env.UV_THREADPOOL_SIZE ??= '16';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateCorpus } from '../peers/corpus.js';
 import { cpuSeconds, formatTable, median, type Row } from '../peers/stats.js';
@@ -35,6 +36,7 @@ const { values, positionals } = parseArgs({
     workers: { type: 'string', default: String(availableParallelism()) },
     connections: { type: 'string', default: '10000' },
     only: { type: 'string' },
+    data: { type: 'string' },
   },
 });
 const mode = positionals[0] ?? 'mix';
@@ -119,7 +121,15 @@ switch (mode) {
     await runIdle({ connections: Number(values.connections), workers: Number(values.workers), wantOurs, wantPeer, log });
     break;
   case 'big':
-    await runBig({ messages: Number(values.messages ?? 100_000), workers: Number(values.workers), wantOurs, wantPeer, log });
+    await runBig({
+      messages: Number(values.messages ?? 100_000),
+      workers: Number(values.workers),
+      wantOurs,
+      wantPeer,
+      log,
+      // Loaded once, reused by later runs (delete it to reload).
+      dir: resolve(values.data ?? `.bench/imap-big-${values.messages ?? 100_000}`),
+    });
     break;
   default:
     console.error(`unknown mode ${mode}: mix | idle | big`);

@@ -3,7 +3,7 @@
  * mailroom as a real child process (`mailroom start`, N workers) over its own
  * SQLite store, and Dovecot from bench/peers (Maildir).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,10 +38,22 @@ export interface LoadSpec {
   /** Messages every user's INBOX holds. */
   messages: Buffer[];
   log?: (s: string) => void;
+  /**
+   * Keep mailroom's data here and reuse it when it already holds this load
+   * (loading 100,000 messages through the durable delivery path takes minutes).
+   */
+  dir?: string;
 }
 
 export async function startMailroomBench(spec: LoadSpec & { workers: number }): Promise<BenchServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'mailroom-imap-bench-'));
+  const dir = spec.dir ?? mkdtempSync(join(tmpdir(), 'mailroom-imap-bench-'));
+  const stamp = join(dir, 'bench-load.json');
+  const want = JSON.stringify({ users: spec.users, messages: spec.messages.length, bytes: spec.messages.reduce((n, m) => n + m.length, 0) });
+  const reuse = spec.dir !== undefined && existsSync(stamp) && readFileSync(stamp, 'utf8') === want;
+  if (spec.dir !== undefined && !reuse) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+  }
   const [port, tlsPort] = [await freePort(), await freePort()];
   const cfgPath = await writeTestConfig(dir, {
     workers: spec.workers,
@@ -55,30 +67,9 @@ export async function startMailroomBench(spec: LoadSpec & { workers: number }): 
     queue: { enabled: false },
   });
   const users = Array.from({ length: spec.users }, (_, i) => `bench${i + 1}@example.test`);
-
-  // Load the store before the server starts: the same path delivery takes (ingest + deliver).
-  const loaded = loadConfig({ path: cfgPath, env: {} });
-  const store = await openStore(loaded);
-  const auth = createAuthenticator({ store, config: loaded.config, secrets: { seal: (s) => s, unseal: (s) => s } });
-  await store.addDomain('example.test');
-  const creds = await auth.deriveCredentials(PEER_PASSWORD);
-  const ids: number[] = [];
-  for (const u of users) ids.push((await store.addUser({ login: u, address: u, credentials: creds })).id);
-  const t0 = Date.now();
-  let n = 0;
-  const inflight = 16;
-  const queue = [...spec.messages];
-  await Promise.all(
-    Array.from({ length: inflight }, async () => {
-      for (let raw = queue.shift(); raw; raw = queue.shift()) {
-        const { blob, index } = await ingest(store.blobs, raw);
-        await store.deliver(blob, index, ids.map((userId) => ({ userId })));
-        if (++n % 10_000 === 0) spec.log?.(`  mailroom: ${n} messages loaded (${Math.round(n / ((Date.now() - t0) / 1000))}/s)`);
-      }
-    }),
-  );
-  // Keep delivery order = UID order (messages were delivered concurrently, so they are shuffled a little; fine).
-  await store.close();
+  if (!reuse) await loadMailroom(cfgPath, users, spec);
+  else spec.log?.(`  mailroom: reusing the data in ${dir}`);
+  writeFileSync(stamp, want);
 
   const proc = await spawnMailroom(cfgPath, { workers: spec.workers, timeoutMs: 60_000 });
   return {
@@ -90,9 +81,35 @@ export async function startMailroomBench(spec: LoadSpec & { workers: number }): 
     async stop() {
       proc.kill('SIGTERM');
       await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 10_000))]);
-      rmSync(dir, { recursive: true, force: true });
+      if (spec.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+async function loadMailroom(cfgPath: string, users: string[], spec: LoadSpec): Promise<void> {
+  // Load the store before the server starts: the same path delivery takes (ingest + deliver).
+  const loaded = loadConfig({ path: cfgPath, env: {} });
+  const store = await openStore(loaded);
+  const auth = createAuthenticator({ store, config: loaded.config, secrets: { seal: (s) => s, unseal: (s) => s } });
+  await store.addDomain('example.test');
+  const creds = await auth.deriveCredentials(PEER_PASSWORD);
+  const ids: number[] = [];
+  for (const u of users) ids.push((await store.addUser({ login: u, address: u, credentials: creds })).id);
+  const t0 = Date.now();
+  let n = 0;
+  const inflight = 64;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inflight }, async () => {
+      while (next < spec.messages.length) {
+        const raw = spec.messages[next++]!;
+        const { blob, index } = await ingest(store.blobs, raw);
+        await store.deliver(blob, index, ids.map((userId) => ({ userId })));
+        if (++n % 10_000 === 0) spec.log?.(`  mailroom: ${n} messages loaded (${Math.round(n / ((Date.now() - t0) / 1000))}/s)`);
+      }
+    }),
+  );
+  await store.close();
 }
 
 /** Dovecot users for IMAP benches: the top of the peers' range, so the POP3 bench (user1..) is not disturbed. */

@@ -25,6 +25,7 @@ import { ingest } from '../delivery/ingest.js';
 import type { ListenerInfo, Service, ServiceContext } from '../service.js';
 import { isAppendMessageLiteral } from './commands/append.js';
 import { Connection } from './connection.js';
+import { HeaderCache } from './fetch/header-cache.js';
 import { CommandReader } from './parser/reader.js';
 import { Session, type ImapContext } from './session.js';
 import { MailboxWatchers } from './watchers.js';
@@ -50,6 +51,7 @@ export function createImapService(ctx: ServiceContext): Service | null {
     watchers,
     appendLimit: cfg.maxLiteral,
     timeout: cfg.timeout,
+    headerCache: new HeaderCache(),
     ingest: (source, maxBytes) => ingest(ctx.store.blobs, source as Readable | Buffer, { maxBytes }),
   };
 

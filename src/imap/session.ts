@@ -24,6 +24,7 @@ import { capabilities } from './capabilities.js';
 import { commandTable, type Done } from './commands/index.js';
 import type { Connection } from './connection.js';
 import { errors, toImapError, type ImapError } from './errors.js';
+import type { HeaderCache } from './fetch/header-cache.js';
 import { mailboxFromWire, mailboxToWire } from './names.js';
 import { Cursor, ParseError } from './parser/cursor.js';
 import type { Frame, LiteralInfo } from './parser/reader.js';
@@ -40,6 +41,8 @@ export interface ImapContext {
   appendLimit: number;
   /** Seconds of inactivity before logout, after login. */
   timeout: number;
+  /** Message headers recently fetched, shared by the service's sessions. */
+  headerCache: HeaderCache;
   /** Ingests an APPEND literal into the blob store (delivery/ingest.ts). */
   ingest: (source: NodeJS.ReadableStream | Buffer, maxBytes: number) => Promise<IngestResult>;
 }

@@ -23,19 +23,53 @@ const PREFETCH_PARALLEL = 16;
 /** The whole message, when prefetch read it (keyed by the record object of this FETCH). */
 const wholeMessage = new WeakMap<MessageMeta, Buffer>();
 
+/** The top-level header of each message, when that is all a FETCH needs (keyed like wholeMessage). */
+const topHeader = new WeakMap<MessageMeta, Buffer>();
+
 function needsBytes(items: FetchItem[]): boolean {
   return items.some((i) => i.kind === 'SECTION' || i.kind === 'BINARY.SIZE' || i.kind === 'RFC822' || i.kind === 'RFC822.HEADER' || i.kind === 'RFC822.TEXT');
 }
 
-async function prefetch(s: Session, records: MessageMeta[]): Promise<Map<number, Buffer>> {
-  const out = new Map<number, Buffer>();
-  const small = records.filter((m) => m.size <= PREFETCH_BYTES);
+/** Whether the only bytes needed are the message's own header (the common "list headers" FETCH). */
+function headerOnly(items: FetchItem[]): boolean {
+  return items.every(
+    (i) =>
+      i.kind === 'RFC822.HEADER' ||
+      (i.kind === 'SECTION' && !i.binary && i.section.part.length === 0 && (i.section.text === 'HEADER' || i.section.text === 'HEADER.FIELDS' || i.section.text === 'HEADER.FIELDS.NOT')) ||
+      !needsBytes([i]),
+  );
+}
+
+interface Prefetched {
+  whole: Map<number, Buffer>;
+  header: Map<number, Buffer>;
+}
+
+/** Reads what a batch needs, in parallel: headers (from the cache when there) or whole small messages. */
+async function prefetch(s: Session, records: Array<MessageMeta | MessageRecord>, onlyHeader: boolean): Promise<Prefetched> {
+  const out: Prefetched = { whole: new Map(), header: new Map() };
+  const cache = s.ctx.headerCache;
+  const todo: Array<MessageMeta | MessageRecord> = [];
+  for (const m of records) {
+    const cached = onlyHeader ? cache.get(m.blobId) : undefined;
+    if (cached) out.header.set(m.uid, cached);
+    else if (onlyHeader || m.size <= PREFETCH_BYTES) todo.push(m);
+  }
   let next = 0;
   await Promise.all(
-    Array.from({ length: Math.min(PREFETCH_PARALLEL, small.length) }, async () => {
-      while (next < small.length) {
-        const m = small[next++]!;
-        out.set(m.uid, await s.store.blobs.read(m.blobId));
+    Array.from({ length: Math.min(PREFETCH_PARALLEL, todo.length) }, async () => {
+      while (next < todo.length) {
+        const m = todo[next++]!;
+        const bodyStart = 'index' in m ? m.index.body.bodyStart : m.size;
+        if (m.size <= PREFETCH_BYTES) {
+          const whole = await s.store.blobs.read(m.blobId);
+          out.whole.set(m.uid, whole);
+          if ('index' in m) cache.set(m.blobId, whole.subarray(0, bodyStart));
+        } else {
+          const header = await collect(await s.store.blobs.open(m.blobId, { start: 0, end: bodyStart }));
+          out.header.set(m.uid, header);
+          cache.set(m.blobId, header);
+        }
       }
     }),
   );
@@ -81,12 +115,14 @@ export async function runFetch(s: Session, uids: number[], req: FetchRequest, by
       }
     }
     // Read the bytes the batch needs in parallel (one read per message), not one after another.
-    const bytes = needsBytes(items) ? await prefetch(s, records) : null;
+    const bytes = needsBytes(items) ? await prefetch(s, records, headerOnly(items)) : null;
     for (const m of records) {
       const seq = mb.view.seqOf(m.uid);
       if (seq === 0) continue;
-      const raw = bytes?.get(m.uid);
+      const raw = bytes?.whole.get(m.uid);
       if (raw) wholeMessage.set(m as MessageMeta, raw);
+      const head = bytes?.header.get(m.uid);
+      if (head) topHeader.set(m as MessageMeta, head);
       const out = new PieceList();
       out.push(`* ${seq} FETCH (`);
       let first = true;
@@ -221,6 +257,8 @@ async function readRange(s: Session, m: MessageMeta, start: number, end: number)
   if (end <= start) return Buffer.alloc(0);
   const whole = wholeMessage.get(m);
   if (whole) return whole.subarray(start, Math.min(end, whole.length));
+  const head = topHeader.get(m);
+  if (head && end <= head.length) return head.subarray(start, end);
   const stream = await s.store.blobs.open(m.blobId, { start, end });
   return collect(stream);
 }
@@ -234,6 +272,6 @@ async function collect(stream: Readable): Promise<Buffer> {
 /** A literal of blob bytes [start, end): inline when small, streamed otherwise. */
 async function rangePiece(s: Session, m: MessageMeta, start: number, end: number): Promise<Piece> {
   const size = Math.max(0, end - start);
-  if (size <= INLINE_BYTES || wholeMessage.has(m)) return literal(await readRange(s, m, start, end));
+  if (size <= INLINE_BYTES || wholeMessage.has(m) || (topHeader.get(m)?.length ?? 0) >= end) return literal(await readRange(s, m, start, end));
   return { size, open: () => s.store.blobs.open(m.blobId, { start, end }) };
 }
