@@ -2,28 +2,32 @@
  * Incremental MIME entity scanner: bytes in, the tree of BodyParts with exact
  * byte offsets out, in bounded memory.
  *
- * Rules it keeps (RFC 2045/2046, and Dovecot's lib-mail where the RFCs leave room):
+ * Rules it keeps (RFC 2045/2046, and Dovecot's lib-mail where the RFCs leave room;
+ * dovecot.test.ts checks the result against Dovecot's own BODYSTRUCTURE):
  * - An entity is a header block, then a body. The header ends at the first
- *   empty line (which belongs to the header), or before the first line that is
- *   neither a field nor a continuation (the body begins on that line), or at a
- *   boundary, or at the end of input.
+ *   empty line (which belongs to the header), or at a boundary, or at the end
+ *   of input, or before the first line that is neither a field nor a
+ *   continuation: the body begins on that line, as Postfix reads a message
+ *   (Dovecot instead reads on and takes such lines as broken fields).
  * - A boundary line is "--" + boundary at the start of a line; like Dovecot, only
  *   the prefix must match, and when several active boundaries match, the longest
  *   wins (the innermost on a tie). "--" + boundary + "--" closes the multipart.
  * - The line end before a boundary line belongs to the boundary, not to the part
  *   before it (RFC 2046 section 5.1.1); a header cut short by a boundary loses its
- *   last line end the same way.
+ *   last line end the same way. That includes the line end right after a
+ *   close-delimiter when an outer boundary follows (Dovecot counts that one into
+ *   the inner entity, 2 octets and 1 line more).
  * - A boundary of an outer multipart closes every entity inside it: a missing
  *   close-delimiter makes the part end where the enclosing body ends.
  * - message/rfc822 and message/global bodies are scanned as messages; a
  *   multipart/digest child without Content-Type is message/rfc822.
- * - Limits as Dovecot's: 100 levels of nesting and 10000 parts; past them an
- *   entity is application/octet-stream (or a childless multipart) and no more
- *   boundaries are recognised. A multipart without children gets one empty
- *   text/plain child, as Dovecot reports it, so every multipart has a part 1.
+ * - Limits as Dovecot's: 100 levels of nesting (deeper multiparts get no
+ *   children, deeper messages become application/octet-stream) and 10000 parts
+ *   (later boundaries start no new part). A multipart without children gets one
+ *   empty text/plain child, as Dovecot reports it, so every multipart has a part 1.
  * - Memory: each header block up to HEADER_CAP (message) or PART_HEADER_CAP
- *   (MIME part) bytes; the raw bytes of text/*
- *   parts up to a shared budget (for search text); everything else is counted.
+ *   (MIME part) bytes; the raw bytes of text/* parts up to a shared budget (for
+ *   search text); everything else is only counted.
  */
 import { ByteCollector } from './bytes.js';
 import { emptyPart, partInfo, type PartInfo } from './content.js';
