@@ -10,7 +10,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import dns2 from 'dns2';
-import { dkimSign } from 'mailauth';
+import { dkimSign, sealMessage } from 'mailauth';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { RawSmtp } from './smtp-helpers.js';
 
@@ -130,6 +130,20 @@ describe('inbound SPF, DKIM, DMARC and Authentication-Results', () => {
     assert.match(ar, /dmarc=pass [^;]*header\.from=signer\.test/);
     assert.ok(m.startsWith('Received: '), 'Received first');
     assert.ok(m.includes('DKIM-Signature: '), 'the signature is kept');
+  });
+
+  test('an ARC-sealed message (a forwarder vouching for it): arc=pass', async () => {
+    const raw = await signed('From: sender@signer.test\r\nTo: list@signer.test\r\nSubject: via a list\r\n\r\nforwarded\r\n', 'signer.test', 'sel');
+    const seal = await sealMessage(raw, {
+      signingDomain: 'signer.test',
+      selector: 'sel',
+      privateKey: privatePem,
+      authResults: 'lists.signer.test; dkim=pass header.d=signer.test; spf=pass smtp.mailfrom=signer.test',
+      cv: 'none',
+    } as Parameters<typeof sealMessage>[1]);
+    const r = await send(lenient, 'list-bounces@signer.test', 'alice@example.test', seal.toString() + raw);
+    assert.equal(r.code, 250);
+    assert.match(authResults(await lastMessage(lenient, 'alice@example.test')), /arc=pass/);
   });
 
   test('a signature broken in transit: dkim=fail, and DMARC still passes on SPF alignment', async () => {
