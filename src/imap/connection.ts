@@ -180,6 +180,7 @@ export class Connection {
     let sent = 0;
     try {
       for await (const chunk of src) {
+        if (this.closed) return;
         const b = chunk as Buffer;
         const take = b.subarray(0, Math.max(0, size - sent));
         sent += take.length;

@@ -203,4 +203,22 @@ describe('IMAP protocol edge cases', () => {
     assert.match(text, /Subject: message 1/);
     assert.match(text, /h3 OK/);
   });
+
+  it('speaks UTF-8 mailbox names after ENABLE UTF8=ACCEPT and modified UTF-7 before', async () => {
+    const plain = await login();
+    assert.match((await plain.cmd('u1', 'CREATE "R&AOk-sum&AOk-s"')).at(-1)!, /^u1 OK/);
+    const l1 = await plain.cmd('u2', 'LIST "" "R*"');
+    assert.ok(l1.includes('* LIST (\\HasNoChildren) "/" "R&AOk-sum&AOk-s"'), l1.join('\n'));
+    const utf = await login();
+    assert.match((await utf.cmd('u3', 'ENABLE UTF8=ACCEPT')).join('\n'), /\* ENABLED UTF8=ACCEPT/);
+    const l2 = await utf.cmd('u4', 'LIST "" "R*"');
+    assert.ok(l2.includes('* LIST (\\HasNoChildren) "/" "Résumés"'), l2.join('\n'));
+    assert.match((await utf.cmd('u5', 'SELECT "Résumés"')).at(-1)!, /^u5 OK/);
+    const m = 'Subject: =?utf-8?q?=C3=A9t=C3=A9?=\r\n\r\nUn été.\r\n';
+    const bytes = Buffer.byteLength(m);
+    const r = await utf.cmd('u6', `APPEND "Résumés" UTF8 (~{${bytes}+}\r\n${m})`);
+    assert.match(r.at(-1)!, /^u6 OK \[APPENDUID/);
+    const found = await utf.cmd('u7', 'SEARCH CHARSET UTF-8 SUBJECT "été"');
+    assert.ok(found.some((l) => /^\* SEARCH \d+$/.test(l)), found.join('\n'));
+  });
 });

@@ -16,6 +16,7 @@ import { renderBodyStructure, renderEnvelope } from './structure.js';
 import { needsIndex, sectionName, setsSeen, type FetchItem, type FetchRequest, type SectionSpec } from './items.js';
 
 const BATCH = 200;
+const BYTES_BATCH = 32;
 /** Messages up to this size are read whole, in parallel, when a FETCH needs their bytes. */
 const PREFETCH_BYTES = 256 * 1024;
 const PREFETCH_PARALLEL = 16;
@@ -93,8 +94,10 @@ export async function runFetch(s: Session, uids: number[], req: FetchRequest, by
   const all = !withIndex && uids.length > LIST_ALL_ABOVE ? await s.store.listMessages(mb.id) : null;
   const byUidMap = all ? new Map(all.map((m) => [m.uid, m])) : null;
 
-  for (let i = 0; i < uids.length; i += BATCH) {
-    const batch = uids.slice(i, i + BATCH);
+  // Batches that carry message bytes are smaller: at most BYTES_BATCH × PREFETCH_BYTES held at once.
+  const step = needsBytes(items) ? BYTES_BATCH : BATCH;
+  for (let i = 0; i < uids.length; i += step) {
+    const batch = uids.slice(i, i + step);
     let records: Array<MessageMeta | MessageRecord> = byUidMap
       ? batch.map((u) => byUidMap.get(u)).filter((m): m is MessageMeta => m !== undefined)
       : await s.store.getMessages(mb.id, batch);
