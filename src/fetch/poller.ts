@@ -178,7 +178,16 @@ export async function pollAccount(account: ExternalAccount, deps: PollDeps): Pro
     const stop = () => deps.signal?.aborted || lost;
     for (const folder of source.folders) {
       if (stop()) break;
-      const r = await pollFolder(source, { ...ctxBase, folder }, deps, stop);
+      let r: FolderResult;
+      try {
+        r = await pollFolder(source, { ...ctxBase, folder }, deps, stop);
+      } catch (err) {
+        // A folder that is missing on the remote does not keep the others from being polled.
+        const fe = toFetchError(err);
+        if (fe.code !== 'unsupported' || source.protocol !== 'imap') throw err;
+        result.error ??= fe;
+        continue;
+      }
       result.fetched += r.fetched;
       result.failed += r.failed;
       result.deleted += r.deleted;

@@ -166,6 +166,18 @@ describe('fetch from another mailroom', () => {
     assert.equal((await pollAccount(acct, deps())).fetched, 0);
   });
 
+  it('IMAP: a folder missing on the provider is reported, the others are still collected', async () => {
+    await providerUser('office7');
+    await provider.deliver('office7@provider.test', raw(601));
+    const frank = await local.addUser('frank@firm.test', 'pw');
+    const acct = await account({ username: 'office7@provider.test', protocol: 'imap', port: provider.port('imap'), folders: ['No/Such/Folder', 'INBOX'], targetUserId: frank.id });
+    const r = await pollAccount(acct, deps());
+    assert.equal(r.fetched, 1);
+    assert.equal(r.error?.code, 'unsupported');
+    assert.match((await local.store.getExternalAccount(acct.id))!.lastError ?? '', /^unsupported: folder "No\/Such\/Folder" does not exist/);
+    assert.deepEqual((await inbox(frank)).map(mid), ['p601@sender.test']);
+  });
+
   it('big messages (3 MB) are streamed over IMAP and POP3, byte-exact', async () => {
     await providerUser('office6');
     const body = Array.from({ length: 40_000 }, (_, i) => (i % 9 === 0 ? '.' : '') + `line ${i} of a big attachment-like body ${'z'.repeat(40)}`).join('\r\n') + '\r\n';
