@@ -151,9 +151,8 @@ export function messagesContract(t: ContractContext): void {
       assert.equal((await s.mailboxStatus(box.id)).messages, 40);
     });
 
-    it('parallel delivers through two connections to the same data get distinct UIDs', async (tc) => {
+    it('parallel delivers through two connections to the same data get distinct UIDs', async () => {
       const other = await t.openAnother();
-      if (!other) return tc.skip('backend offers no second connection');
       const s = t.store();
       const u = await makeUser(s);
       const msgs = await Promise.all(Array.from({ length: 30 }, (_, i) => putMessage(s, { subject: `two conns ${i}` })));

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isStoreError } from '../errors.js';
-import type { Store } from '../types.js';
+import type { RecipientResult, Store } from '../types.js';
 import { putMessage } from './fixtures.js';
 import type { ContractContext } from './suite.js';
 
@@ -68,7 +68,7 @@ export function queueContract(t: ContractContext): void {
       assert.equal(c1.leaseUntil.getTime(), now.getTime() + 60_000);
       assert.equal(await claimEntry(s, 'node-b', e.id, now), null, 'a leased entry is not claimed again');
       const other = await t.openAnother();
-      if (other) assert.equal((await other.claimQueue('node-c', now, 1000, 60_000)).find((c) => c.entry.id === e.id), undefined);
+      assert.equal((await other.claimQueue('node-c', now, 1000, 60_000)).find((c) => c.entry.id === e.id), undefined);
       // Lease expired: someone else may take it.
       const later = new Date(now.getTime() + 61_000);
       const c2 = await claimEntry(s, 'node-b', e.id, later);
@@ -99,6 +99,55 @@ export function queueContract(t: ContractContext): void {
       await assert.rejects(s.recordAttempt(e.id, 'node-a', [{ recipientId: 99999999, state: 'delivered', reply: '250', host: null }]), code('notFound'));
       await assert.rejects(s.recordAttempt('NOSUCHID', 'node-a', []), code('notFound'));
       await s.deleteQueueEntry(e.id);
+    });
+
+    it('recordAttempts (optional; else recordAttempt per entry, as the queue runner does): several entries in one call, all or nothing', async () => {
+      const s = t.store();
+      const recordAttempts =
+        s.recordAttempts?.bind(s) ??
+        (async (owner: string, batch: Array<{ entryId: string; results: RecipientResult[] }>) => {
+          for (const b of batch) await s.recordAttempt(b.entryId, owner, b.results);
+        });
+      const m = await putMessage(s);
+      const a = await s.enqueue({ sender: 's@example.org', blob: m.blob, recipients: [{ address: 'a@x.example' }], source: 'smtp' });
+      const b = await s.enqueue({ sender: 's@example.org', blob: m.blob, recipients: [{ address: 'b@x.example' }, { address: 'c@x.example' }], source: 'smtp' });
+      const now = new Date(Date.now() + 1000);
+      const ca = (await claimEntry(s, 'batcher', a.id, now))!;
+      const cb = (await claimEntry(s, 'batcher', b.id, now))!;
+      await recordAttempts('batcher', [
+        { entryId: a.id, results: [{ recipientId: ca.recipients[0]!.id, state: 'delivered', reply: '250 ok', host: 'mx' }] },
+        {
+          entryId: b.id,
+          results: [
+            { recipientId: cb.recipients[0]!.id, state: 'bounced', reply: '550 no', host: 'mx' },
+            { recipientId: cb.recipients[1]!.id, state: 'deferred', reply: '451 later', host: 'mx', nextAttemptAt: now },
+          ],
+        },
+      ]);
+      const ea = (await s.getQueueEntry(a.id))!;
+      const eb = (await s.getQueueEntry(b.id))!;
+      assert.equal(ea.recipients[0]!.state, 'delivered');
+      assert.deepEqual(eb.recipients.map((r) => r.state), ['bounced', 'deferred']);
+      assert.ok(await claimEntry(s, 'other', b.id, now), 'the lease was released');
+      await s.releaseClaim(b.id, 'other');
+      if (!s.recordAttempts) {
+        await s.deleteQueueEntry(a.id);
+        await s.deleteQueueEntry(b.id);
+        return;
+      }
+      // One bad entry: nothing of the batch is recorded.
+      const cb2 = (await claimEntry(s, 'batcher', b.id, now))!;
+      await assert.rejects(
+        s.recordAttempts('batcher', [
+          { entryId: b.id, results: [{ recipientId: cb2.recipients[0]!.id, state: 'delivered', reply: '250 ok', host: 'mx' }] },
+          { entryId: 'NOSUCHENTRY', results: [] },
+        ]),
+        code('notFound'),
+      );
+      assert.equal((await s.getQueueEntry(b.id))!.recipients[1]!.state, 'deferred');
+      assert.equal((await s.getQueueEntry(b.id))!.recipients[1]!.attempts, 1);
+      await s.deleteQueueEntry(a.id);
+      await s.deleteQueueEntry(b.id);
     });
 
     it('releaseClaim frees the entry only for its owner', async () => {

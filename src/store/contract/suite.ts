@@ -6,9 +6,9 @@
  *   storeContract('sqlite', async () => { ...; return { store, cleanup } });
  *
  * The suite opens one store for all its tests (they use unique names, so they
- * do not see each other) and calls cleanup at the end. `openAnother`, when
- * given, opens a second Store on the SAME database (another process would): it
- * is used for cross-connection tests (parallel writers, locks, queue claims).
+ * do not see each other) and calls cleanup at the end. `openAnother` opens a
+ * second Store on the SAME database (as another process would): it is used for
+ * cross-connection tests (parallel writers, locks, queue claims).
  */
 import { after, before, describe } from 'node:test';
 import type { Store } from '../types.js';
@@ -22,13 +22,13 @@ import { searchContract } from './search.js';
 export interface ContractBackend {
   store: Store;
   cleanup(): Promise<void>;
-  /** A second Store over the same data (its own connection and bus). Closed by the suite. */
-  openAnother?(): Promise<Store>;
+  /** A second Store over the same data (its own connection and bus), as another process would open it. Closed by the suite. */
+  openAnother(): Promise<Store>;
 }
 
 export interface ContractContext {
   store(): Store;
-  openAnother(): Promise<Store> | null;
+  openAnother(): Promise<Store>;
 }
 
 export function storeContract(name: string, open: () => Promise<ContractBackend>): void {
@@ -44,12 +44,10 @@ export function storeContract(name: string, open: () => Promise<ContractBackend>
     });
     const ctx: ContractContext = {
       store: () => backend.store,
-      openAnother: () => {
-        if (!backend.openAnother) return null;
-        return backend.openAnother().then((s) => {
-          others.push(s);
-          return s;
-        });
+      openAnother: async () => {
+        const s = await backend.openAnother();
+        others.push(s);
+        return s;
       },
     };
     accountsContract(ctx);

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
-import type { QueueClaim, QueueEntry, QueueRecipient, RecipientState, Store } from '../types.js';
+import type { QueueClaim, QueueEntry, QueueRecipient, RecipientResult, RecipientState, Store } from '../types.js';
 import { jsonList, type Ctx } from './db.js';
 import { addBlobRefs, ensureBlob } from './messages.js';
 import { dateOrNull } from './rows.js';
@@ -23,6 +23,7 @@ type QueueApi = Pick<
   | 'listQueue'
   | 'claimQueue'
   | 'recordAttempt'
+  | 'recordAttempts'
   | 'releaseClaim'
   | 'setQueueHeld'
   | 'rescheduleQueue'
@@ -120,6 +121,26 @@ export function queueApi(ctx: Ctx): QueueApi {
 
   const entryRow = (id: string): EntryRow | undefined => stmt('SELECT * FROM queue WHERE id = ?').get(id) as EntryRow | undefined;
 
+  const checkStates = (results: RecipientResult[]) => {
+    for (const r of results) if (!STATES.has(r.state)) throw new StoreError('invalid', `not a recipient state: ${r.state}`);
+  };
+
+  /** recordAttempt's work, inside a write. */
+  const recordNow = (entryId: string, owner: string, results: RecipientResult[]) => {
+    if (!entryRow(entryId)) throw new StoreError('notFound', `no queue entry ${entryId}`);
+    const now = ctx.now();
+    const update = stmt(
+      `UPDATE queue_recipients SET state = ?, attempts = attempts + 1, last_reply = ?, last_host = ?,
+         next_attempt_at = coalesce(?, next_attempt_at), updated_at = ?
+       WHERE id = ? AND entry_id = ?`,
+    );
+    for (const r of results) {
+      const res = update.run(r.state, r.reply, r.host, r.nextAttemptAt?.getTime() ?? null, now, r.recipientId, entryId);
+      if (res.changes === 0) throw new StoreError('notFound', `queue entry ${entryId} has no recipient ${r.recipientId}`);
+    }
+    stmt('UPDATE queue SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?').run(entryId, owner);
+  };
+
   return {
     async enqueue(input) {
       if (input.recipients.length === 0) throw new StoreError('invalid', 'a queue entry needs at least one recipient');
@@ -186,20 +207,15 @@ export function queueApi(ctx: Ctx): QueueApi {
     },
 
     async recordAttempt(entryId, owner, results) {
-      for (const r of results) if (!STATES.has(r.state)) throw new StoreError('invalid', `not a recipient state: ${r.state}`);
+      checkStates(results);
+      write(() => recordNow(entryId, owner, results));
+    },
+
+    async recordAttempts(owner, batch) {
+      for (const b of batch) checkStates(b.results);
+      // One transaction for the whole batch: one commit, all or nothing.
       write(() => {
-        if (!entryRow(entryId)) throw new StoreError('notFound', `no queue entry ${entryId}`);
-        const now = ctx.now();
-        const update = stmt(
-          `UPDATE queue_recipients SET state = ?, attempts = attempts + 1, last_reply = ?, last_host = ?,
-             next_attempt_at = coalesce(?, next_attempt_at), updated_at = ?
-           WHERE id = ? AND entry_id = ?`,
-        );
-        for (const r of results) {
-          const res = update.run(r.state, r.reply, r.host, r.nextAttemptAt?.getTime() ?? null, now, r.recipientId, entryId);
-          if (res.changes === 0) throw new StoreError('notFound', `queue entry ${entryId} has no recipient ${r.recipientId}`);
-        }
-        stmt('UPDATE queue SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?').run(entryId, owner);
+        for (const b of batch) recordNow(b.entryId, owner, b.results);
       });
     },
 
