@@ -118,6 +118,8 @@ function translate(err: unknown): unknown {
     case '22P05': // untranslatable character
     case '22003': // numeric value out of range
     case '22P02': // invalid text representation
+    case '54000': // program limit exceeded (a statement too large)
+    case '54001': // statement too complex (stack depth)
       return new StoreError('invalid', `the database refused a value: ${e.message}`);
     case '23505': // unique violation that survived the retries
       return new StoreError('exists', `already exists: ${e.message}`);

@@ -34,19 +34,41 @@ interface Compiled {
   needsBlob: boolean;
 }
 
+/** Far beyond any real client; deeper keys are refused as 'invalid' before they reach the database. */
+export const MAX_DEPTH = 100;
+/** More UID ranges than this go to the database as one multirange parameter. */
+const MAX_INLINE_RANGES = 16;
+
+function tooDeep(): never {
+  throw new StoreError('invalid', `search keys nested more than ${MAX_DEPTH} deep`);
+}
+
 /** Every keyword (lower-cased) the key tests, so their spellings can be looked up first. */
-export function keywordsOf(key: SearchKey, out = new Set<string>()): Set<string> {
+export function keywordsOf(key: SearchKey, out = new Set<string>(), depth = 0): Set<string> {
+  if (depth > MAX_DEPTH) tooDeep();
   switch (key.op) {
     case 'and':
     case 'or':
-      for (const k of key.keys) keywordsOf(k, out);
+      for (const k of key.keys) keywordsOf(k, out, depth + 1);
       break;
     case 'not':
-      keywordsOf(key.key, out);
+      keywordsOf(key.key, out, depth + 1);
       break;
     case 'flag':
       if (!BIT_BY_NAME.has(key.flag.toLowerCase())) out.add(key.flag.toLowerCase());
       break;
+  }
+  return out;
+}
+
+/** Sorted, with overlapping and adjacent ranges joined. */
+export function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {
+  const sorted = [...ranges].sort((x, y) => x[0] - y[0]);
+  const out: Array<[number, number]> = [];
+  for (const [a, b] of sorted) {
+    const last = out.at(-1);
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
   }
   return out;
 }
@@ -81,7 +103,16 @@ export function compileSearch(key: SearchKey, now: number, spellings: Map<string
     return `${p(Math.max(Math.min(v, Number.MAX_SAFE_INTEGER), -Number.MAX_SAFE_INTEGER))}::bigint`;
   };
 
+  let depth = 0;
   const c = (k: SearchKey): string => {
+    if (++depth > MAX_DEPTH + 1) tooDeep();
+    try {
+      return compileKey(k);
+    } finally {
+      depth--;
+    }
+  };
+  const compileKey = (k: SearchKey): string => {
     switch (k.op) {
       case 'all':
         return 'TRUE';
@@ -92,8 +123,19 @@ export function compileSearch(key: SearchKey, now: number, spellings: Map<string
       case 'not':
         return `(NOT ${c(k.key)})`;
       case 'uid': {
-        if (k.ranges.length === 0) return 'FALSE';
-        const parts = k.ranges.map(([a, b]) => `(m.uid BETWEEN ${int(Math.min(num(a), num(b)), 'ceil')} AND ${int(Math.max(num(a), num(b)), 'floor')})`);
+        // UIDs are integers: a range holds the integers from ceil(low) to floor(high).
+        const ranges = mergeRanges(
+          k.ranges
+            .map(([a, b]): [number, number] => [Math.ceil(Math.min(num(a), num(b))), Math.floor(Math.max(num(a), num(b)))])
+            .filter(([a, b]) => a <= b)
+            .map(([a, b]): [number, number] => [Math.max(a, 0), Math.min(b, Number.MAX_SAFE_INTEGER)]),
+        );
+        if (ranges.length === 0) return 'FALSE';
+        if (ranges.length > MAX_INLINE_RANGES) {
+          // A client listing thousands of UIDs: one multirange, tested by binary search per message.
+          return `(m.uid <@ ${p(`{${ranges.map(([a, b]) => `[${a},${b}]`).join(',')}}`)}::int8multirange)`;
+        }
+        const parts = ranges.map(([a, b]) => `(m.uid BETWEEN ${p(a)}::bigint AND ${p(b)}::bigint)`);
         return `(${parts.join(' OR ')})`;
       }
       case 'flag': {
