@@ -93,8 +93,8 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, o
       return store.addUser({ login: o.login ?? address, address, quota: o.quota ?? 0, credentials: await auth.deriveCredentials(password) });
     },
     async deliver(to, raw, from = 'sender@example.com') {
-      const { blob } = await ingest(store.blobs, Buffer.isBuffer(raw) ? raw : Buffer.from(raw));
-      const result = await route({ mailFrom: from, rcptTo: [{ address: to }], source: 'local' }, blob);
+      const { blob, index } = await ingest(store.blobs, Buffer.isBuffer(raw) ? raw : Buffer.from(raw));
+      const result = await route({ mailFrom: from, rcptTo: [{ address: to }], source: 'local' }, blob, index);
       const failed = result.recipients.filter((r) => r.status === 'failed');
       if (failed.length) throw new Error(`delivery to ${to} failed: ${JSON.stringify(failed)}`);
     },
