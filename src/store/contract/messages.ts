@@ -321,7 +321,14 @@ export function messagesContract(t: ContractContext): void {
       assert.equal(srcList.length, 4, 'copy leaves the source alone');
       const [rec] = await s.getMessages(dst.id, [2]);
       assert.deepEqual(rec!.index.headers, (await s.getMessages(src.id, [3]))[0]!.index.headers);
+      const seen: MailboxChange[] = [];
+      const off = s.bus.subscribe((e) => seen.push(e));
       const mv = await s.move(src.id, [2, 4], dst.id);
+      await s.storeFlags(dst.id, [1], 'add', ['\\Seen']);
+      off();
+      assert.ok(seen.some((e) => e.mailboxId === dst.id && e.kind === 'append'), 'MOVE publishes the append in the target');
+      assert.ok(seen.some((e) => e.mailboxId === src.id && e.kind === 'expunge' && e.highestModseq === mv.expungeModseq), 'and the expunge in the source');
+      assert.ok(seen.some((e) => e.mailboxId === dst.id && e.kind === 'flags' && e.userId === u.id), 'STORE publishes a flags change');
       assert.deepEqual(mv.mapping, [
         [2, 3],
         [4, 4],
