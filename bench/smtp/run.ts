@@ -15,7 +15,7 @@
  * process, `--workers`, default one per core like production), with SPF/DKIM
  * checks off, since the Postfix peer does none.
  *
- *   node --import tsx bench/smtp/run.ts [--clients 10] [--messages 2000] [--size 10240] [--rounds 3] [--users 10] [--workers 0]
+ *   node --import tsx bench/smtp/run.ts [--clients 10] [--messages 2000] [--size 10240] [--rounds 3] [--users 10] [--workers 0] [--threadpool 32]
  *
  * Needs the peers (bench/peers/setup.sh, as root); without them it measures
  * mailroom alone and says why.
@@ -46,6 +46,8 @@ const SIZE = arg('size', 10 * 1024);
 const ROUNDS = arg('rounds', 3);
 const USERS = Math.min(arg('users', 10), 100);
 const WORKERS = arg('workers', 0);
+/** libuv threads of the mailroom process: blob writes are fsync-bound and run there (Node's default is 4). */
+const THREADPOOL = arg('threadpool', Number(process.env.UV_THREADPOOL_SIZE ?? 32));
 
 const rcpt = (i: number) => `${peerUser((i % USERS) + 1)}@${PEER_DOMAIN}`;
 const bodies = new Map<string, Buffer>();
@@ -117,6 +119,7 @@ async function startMailroom(): Promise<Mailroom> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'start', '--config', configPath], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, UV_THREADPOOL_SIZE: String(THREADPOOL) },
   });
   let out = '';
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
@@ -198,7 +201,7 @@ async function main(): Promise<void> {
   const peers = peersAvailable();
   console.log(
     `bench/smtp: ${MESSAGES} messages of ${SIZE} bytes to ${USERS} local users, ${CLIENTS} parallel clients, ${ROUNDS} rounds, ` +
-      `mailroom workers=${WORKERS || cpus().length}${WORKERS ? '' : ' (one per core)'}, ${cpus().length} cores`,
+      `mailroom workers=${WORKERS || cpus().length}${WORKERS ? '' : ' (one per core)'} UV_THREADPOOL_SIZE=${THREADPOOL}, ${cpus().length} cores`,
   );
   if (peers.ok) await startPeers(['dovecot', 'postfix']);
   else console.log(`peers unavailable (${peers.reason}): measuring mailroom alone`);
