@@ -6,7 +6,8 @@
 import { ParseError, type Cursor } from '../parser/cursor.js';
 import { compressNumbers } from '../sequence-set.js';
 import type { Session } from '../session.js';
-import { parseProgram, recordsFor, runSearch, type SearchProgram } from './search-common.js';
+import { metasFor } from '../fetch/metas.js';
+import { parseProgram, runSearch, type SearchProgram } from './search-common.js';
 import { command, SELECTED } from './types.js';
 
 type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
@@ -46,7 +47,7 @@ async function run(s: Session, a: SearchArgs, tag: string, byUid: boolean): Prom
   const numbers = byUid ? uids : uids.map((u) => mb.view.seqOf(u));
   let modseq = 0;
   if (a.program.usesModseq && uids.length > 0) {
-    for (const r of await recordsFor(s, uids)) modseq = Math.max(modseq, r.modseq);
+    for (const r of await metasFor(s, mb.id, uids)) modseq = Math.max(modseq, r.modseq);
   }
 
   const ret = a.ret ?? (s.rev2 ? (['ALL'] as ReturnOption[]) : null);

@@ -145,11 +145,6 @@ export function sectionName(s: SectionSpec): string {
   return parts && text ? `${parts}.${text}` : parts || text;
 }
 
-/** Whether rendering needs the message index (envelope, structure, sections). */
-export function needsIndex(items: FetchItem[]): boolean {
-  return items.some((i) => !['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'UID', 'MODSEQ'].includes(i.kind));
-}
-
 /** Whether fetching these items sets \Seen (RFC 3501 6.4.5). */
 export function setsSeen(items: FetchItem[]): boolean {
   return items.some((i) => i.kind === 'RFC822' || i.kind === 'RFC822.TEXT' || (i.kind === 'SECTION' && !i.peek));

@@ -11,6 +11,9 @@ export async function metasFor(s: Session, mailboxId: number, uids: number[]): P
     return (await s.store.listMessages(mailboxId)).filter((m) => want.has(m.uid));
   }
   const out: MessageMeta[] = [];
-  for (let i = 0; i < uids.length; i += 500) out.push(...(await s.store.getMessages(mailboxId, uids.slice(i, i + 500))));
+  for (let i = 0; i < uids.length; i += 500) {
+    const part = uids.slice(i, i + 500);
+    out.push(...(s.store.getMessageMetas ? await s.store.getMessageMetas(mailboxId, part) : await s.store.getMessages(mailboxId, part)));
+  }
   return out;
 }

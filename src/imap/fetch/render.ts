@@ -4,82 +4,72 @@
  * BODYSTRUCTURE from the delivery-time index, body sections as byte ranges of
  * the blob (core/mime/sections.ts) streamed to the client. Nothing re-parses a
  * message.
+ *
+ * Cost rules: the index is loaded only when an item needs it; the bytes a
+ * batch needs are read in parallel, small messages whole; the common "list
+ * the headers" FETCH is answered from the header cache when it can be.
  */
 import type { Readable } from 'node:stream';
-import { decodeTransfer, filterHeaderFields, findPart, sectionRange, type ParsedSection } from '../../core/mime/sections.js';
+import { decodeTransfer, filterHeaderFields, findPart, sectionRange } from '../../core/mime/sections.js';
 import type { MessageMeta, MessageRecord } from '../../store/types.js';
 import { errors } from '../errors.js';
 import { imapDateTime, PieceList, type Piece } from '../responses/encode.js';
-import type { SelectedMailbox } from '../selected.js';
 import type { Session } from '../session.js';
 import { renderBodyStructure, renderEnvelope } from './structure.js';
-import { needsIndex, sectionName, setsSeen, type FetchItem, type FetchRequest, type SectionSpec } from './items.js';
+import { sectionName, setsSeen, type FetchItem, type FetchRequest, type SectionSpec } from './items.js';
 
 const BATCH = 200;
+/** Batches that carry message bytes hold at most BYTES_BATCH × WHOLE_BYTES at once. */
 const BYTES_BATCH = 32;
-/** Messages up to this size are read whole, in parallel, when a FETCH needs their bytes. */
-const PREFETCH_BYTES = 256 * 1024;
-const PREFETCH_PARALLEL = 16;
-
-/** The whole message, when prefetch read it (keyed by the record object of this FETCH). */
-const wholeMessage = new WeakMap<MessageMeta, Buffer>();
-
-/** The top-level header of each message, when that is all a FETCH needs (keyed like wholeMessage). */
-const topHeader = new WeakMap<MessageMeta, Buffer>();
-
-function needsBytes(items: FetchItem[]): boolean {
-  return items.some((i) => i.kind === 'SECTION' || i.kind === 'BINARY.SIZE' || i.kind === 'RFC822' || i.kind === 'RFC822.HEADER' || i.kind === 'RFC822.TEXT');
-}
-
-/** Whether the only bytes needed are the message's own header (the common "list headers" FETCH). */
-function headerOnly(items: FetchItem[]): boolean {
-  return items.every(
-    (i) =>
-      i.kind === 'RFC822.HEADER' ||
-      (i.kind === 'SECTION' && !i.binary && i.section.part.length === 0 && (i.section.text === 'HEADER' || i.section.text === 'HEADER.FIELDS' || i.section.text === 'HEADER.FIELDS.NOT')) ||
-      !needsBytes([i]),
-  );
-}
-
-interface Prefetched {
-  whole: Map<number, Buffer>;
-  header: Map<number, Buffer>;
-}
-
-/** Reads what a batch needs, in parallel: headers (from the cache when there) or whole small messages. */
-async function prefetch(s: Session, records: Array<MessageMeta | MessageRecord>, onlyHeader: boolean): Promise<Prefetched> {
-  const out: Prefetched = { whole: new Map(), header: new Map() };
-  const cache = s.ctx.headerCache;
-  const todo: Array<MessageMeta | MessageRecord> = [];
-  for (const m of records) {
-    const cached = onlyHeader ? cache.get(m.blobId) : undefined;
-    if (cached) out.header.set(m.uid, cached);
-    else if (onlyHeader || m.size <= PREFETCH_BYTES) todo.push(m);
-  }
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(PREFETCH_PARALLEL, todo.length) }, async () => {
-      while (next < todo.length) {
-        const m = todo[next++]!;
-        const bodyStart = 'index' in m ? m.index.body.bodyStart : m.size;
-        if (m.size <= PREFETCH_BYTES) {
-          const whole = await s.store.blobs.read(m.blobId);
-          out.whole.set(m.uid, whole);
-          if ('index' in m) cache.set(m.blobId, whole.subarray(0, bodyStart));
-        } else {
-          const header = await collect(await s.store.blobs.open(m.blobId, { start: 0, end: bodyStart }));
-          out.header.set(m.uid, header);
-          cache.set(m.blobId, header);
-        }
-      }
-    }),
-  );
-  return out;
-}
-/** Ranges at most this big are read into memory; bigger ones are streamed. */
+/** Messages up to this size are read whole (one read) when a FETCH needs their bytes. */
+const WHOLE_BYTES = 256 * 1024;
+/** Ranges at most this big go out inline; bigger ones are streamed from the blob. */
 const INLINE_BYTES = 64 * 1024;
+const PARALLEL_READS = 16;
+/** Header-only FETCH of a big message without its index: the header is looked for in this prefix. */
+const HEADER_PREFIX = 64 * 1024;
 /** Metadata-only FETCH of this many messages reads the whole mailbox list at once. */
 const LIST_ALL_ABOVE = 2000;
+
+type Meta = MessageMeta | MessageRecord;
+
+interface Needs {
+  index: boolean;
+  bytes: 'none' | 'header' | 'whole';
+}
+
+const TOP_HEADER = new Set(['HEADER', 'HEADER.FIELDS', 'HEADER.FIELDS.NOT']);
+
+function isTopHeader(i: FetchItem): boolean {
+  return i.kind === 'RFC822.HEADER' || (i.kind === 'SECTION' && !i.binary && i.section.part.length === 0 && TOP_HEADER.has(i.section.text));
+}
+
+function usesBytes(i: FetchItem): boolean {
+  return i.kind === 'SECTION' || i.kind === 'BINARY.SIZE' || i.kind === 'RFC822' || i.kind === 'RFC822.HEADER' || i.kind === 'RFC822.TEXT';
+}
+
+export function needsOf(items: FetchItem[]): Needs {
+  const byteItems = items.filter(usesBytes);
+  const bytes = byteItems.length === 0 ? 'none' : byteItems.every(isTopHeader) ? 'header' : 'whole';
+  const index = items.some(
+    (i) =>
+      i.kind === 'ENVELOPE' ||
+      i.kind === 'BODYSTRUCTURE' ||
+      i.kind === 'BODY' ||
+      (i.kind === 'BINARY.SIZE' && i.section.part.length > 0) ||
+      (i.kind === 'SECTION' && i.section.part.length > 0) ||
+      // With whole messages in play, the header boundary comes from the index.
+      (bytes === 'whole' && (isTopHeader(i) || i.kind === 'RFC822.TEXT' || (i.kind === 'SECTION' && i.section.text === 'TEXT'))),
+  );
+  return { index, bytes };
+}
+
+/** Bytes read for one message of the batch. */
+interface Bytes {
+  whole?: Buffer;
+  /** The top-level header, blank line included. */
+  header?: Buffer;
+}
 
 export async function runFetch(s: Session, uids: number[], req: FetchRequest, byUid: boolean): Promise<void> {
   const mb = s.selected();
@@ -89,27 +79,28 @@ export async function runFetch(s: Session, uids: number[], req: FetchRequest, by
   if (changedSince !== undefined || items.some((i) => i.kind === 'MODSEQ')) s.enabled.add('CONDSTORE');
   if (changedSince !== undefined && !items.some((i) => i.kind === 'MODSEQ')) items = [...items, { kind: 'MODSEQ' }];
   const markSeen = !mb.readOnly && setsSeen(items);
-  const withIndex = needsIndex(items);
+  const needs = needsOf(items);
 
-  const all = !withIndex && uids.length > LIST_ALL_ABOVE ? await s.store.listMessages(mb.id) : null;
-  const byUidMap = all ? new Map(all.map((m) => [m.uid, m])) : null;
+  const all = !needs.index && needs.bytes === 'none' && uids.length > LIST_ALL_ABOVE ? await s.store.listMessages(mb.id) : null;
+  const fromList = all ? new Map(all.map((m) => [m.uid, m])) : null;
 
-  // Batches that carry message bytes are smaller: at most BYTES_BATCH × PREFETCH_BYTES held at once.
-  const step = needsBytes(items) ? BYTES_BATCH : BATCH;
+  const step = needs.bytes === 'none' ? BATCH : BYTES_BATCH;
   for (let i = 0; i < uids.length; i += step) {
     const batch = uids.slice(i, i + step);
-    let records: Array<MessageMeta | MessageRecord> = byUidMap
-      ? batch.map((u) => byUidMap.get(u)).filter((m): m is MessageMeta => m !== undefined)
-      : await s.store.getMessages(mb.id, batch);
+    let records: Meta[] = fromList
+      ? batch.map((u) => fromList.get(u)).filter((m): m is MessageMeta => m !== undefined)
+      : needs.index || !s.store.getMessageMetas
+        ? await s.store.getMessages(mb.id, batch)
+        : await s.store.getMessageMetas(mb.id, batch);
     if (changedSince !== undefined) records = records.filter((m) => m.modseq > changedSince);
     const flagsChanged = new Set<number>();
     if (markSeen) {
       const unseen = records.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
       if (unseen.length > 0) {
         const res = await s.store.storeFlags(mb.id, unseen, 'add', ['\\Seen']);
-        const byUidUpd = new Map(res.updated.map((u) => [u.uid, u]));
+        const updates = new Map(res.updated.map((u) => [u.uid, u]));
         records = records.map((m) => {
-          const u = byUidUpd.get(m.uid);
+          const u = updates.get(m.uid);
           if (!u) return m;
           mb.noteOwn(u.uid, u.modseq);
           flagsChanged.add(u.uid);
@@ -117,34 +108,71 @@ export async function runFetch(s: Session, uids: number[], req: FetchRequest, by
         });
       }
     }
-    // Read the bytes the batch needs in parallel (one read per message), not one after another.
-    const bytes = needsBytes(items) ? await prefetch(s, records, headerOnly(items)) : null;
+    const bytes = needs.bytes === 'none' ? null : await readBatch(s, mb.id, records, needs.bytes);
     for (const m of records) {
       const seq = mb.view.seqOf(m.uid);
       if (seq === 0) continue;
-      const raw = bytes?.whole.get(m.uid);
-      if (raw) wholeMessage.set(m as MessageMeta, raw);
-      const head = bytes?.header.get(m.uid);
-      if (head) topHeader.set(m as MessageMeta, head);
+      const b = bytes?.get(m.uid) ?? {};
       const out = new PieceList();
       out.push(`* ${seq} FETCH (`);
       let first = true;
-      let sawFlags = false;
       for (const item of items) {
         if (!first) out.push(' ');
         first = false;
-        if (item.kind === 'FLAGS') sawFlags = true;
-        await renderItem(s, mb, m, item, out);
+        await renderItem(s, m, b, item, out);
       }
       // Flags that changed because of this FETCH are reported with it (RFC 3501 6.4.5).
-      if (flagsChanged.has(m.uid) && !sawFlags) out.push(' FLAGS ', s.formatFlags(m.flags, m.uid));
+      if (flagsChanged.has(m.uid) && !items.some((x) => x.kind === 'FLAGS')) out.push(' FLAGS ', s.formatFlags(m.flags, m.uid));
       out.push(')\r\n');
       await s.sendPieces(out.done());
     }
   }
 }
 
-async function renderItem(s: Session, mb: SelectedMailbox, m: MessageMeta | MessageRecord, item: FetchItem, out: PieceList): Promise<void> {
+/** Where the top-level header ends (just past the blank line), or null if not within buf. */
+export function headerEnd(buf: Buffer): number | null {
+  if (buf[0] === 0x0d && buf[1] === 0x0a) return 2;
+  const i = buf.indexOf('\r\n\r\n');
+  return i >= 0 ? i + 4 : null;
+}
+
+/** Reads what a batch needs, PARALLEL_READS at a time. */
+async function readBatch(s: Session, mailboxId: number, records: Meta[], mode: 'header' | 'whole'): Promise<Map<number, Bytes>> {
+  const out = new Map<number, Bytes>();
+  const cache = s.ctx.headerCache;
+  const todo: Meta[] = [];
+  for (const m of records) {
+    const cached = mode === 'header' ? cache.get(m.blobId) : undefined;
+    if (cached) out.set(m.uid, { header: cached });
+    else if (mode === 'header' || m.size <= WHOLE_BYTES) todo.push(m);
+  }
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(PARALLEL_READS, todo.length) }, async () => {
+      while (next < todo.length) {
+        const m = todo[next++]!;
+        if (m.size <= WHOLE_BYTES) {
+          const whole = await s.store.blobs.read(m.blobId);
+          const end = 'index' in m ? m.index.body.bodyStart : (headerEnd(whole) ?? whole.length);
+          const header = whole.subarray(0, end);
+          cache.set(m.blobId, header);
+          out.set(m.uid, mode === 'whole' ? { whole, header } : { header });
+          continue;
+        }
+        // A big message, header only: look for the header's end in a prefix, else ask the index.
+        const prefix = await collect(await s.store.blobs.open(m.blobId, { start: 0, end: Math.min(m.size, HEADER_PREFIX) }));
+        let end = 'index' in m ? m.index.body.bodyStart : headerEnd(prefix);
+        if (end === null) end = (await s.store.getMessages(mailboxId, [m.uid]))[0]?.index.body.bodyStart ?? prefix.length;
+        const header = end <= prefix.length ? prefix.subarray(0, end) : await collect(await s.store.blobs.open(m.blobId, { start: 0, end }));
+        cache.set(m.blobId, header);
+        out.set(m.uid, { header });
+      }
+    }),
+  );
+  return out;
+}
+
+async function renderItem(s: Session, m: Meta, b: Bytes, item: FetchItem, out: PieceList): Promise<void> {
   const opts = s.encodeOptions;
   switch (item.kind) {
     case 'UID':
@@ -162,9 +190,20 @@ async function renderItem(s: Session, mb: SelectedMailbox, m: MessageMeta | Mess
     case 'MODSEQ':
       out.push(`MODSEQ (${m.modseq})`);
       return;
+    case 'RFC822':
+      out.push('RFC822 ', await rangePiece(s, m, b, 0, m.size));
+      return;
+    case 'RFC822.HEADER':
+      out.push('RFC822.HEADER ', await rangePiece(s, m, b, 0, headerLength(m, b)));
+      return;
+    case 'RFC822.TEXT':
+      out.push('RFC822.TEXT ', await rangePiece(s, m, b, headerLength(m, b), m.size));
+      return;
+    case 'SECTION':
+      await renderSection(s, m, b, item, out);
+      return;
   }
-  const rec = m as MessageRecord;
-  const index = rec.index;
+  const index = (m as MessageRecord).index;
   switch (item.kind) {
     case 'ENVELOPE':
       out.push('ENVELOPE ');
@@ -178,33 +217,26 @@ async function renderItem(s: Session, mb: SelectedMailbox, m: MessageMeta | Mess
       out.push('BODY ');
       renderBodyStructure(index.body, false, opts, out);
       return;
-    case 'RFC822':
-      out.push('RFC822 ', await rangePiece(s, m, 0, m.size));
-      return;
-    case 'RFC822.HEADER':
-      out.push('RFC822.HEADER ', await rangePiece(s, m, index.body.headerStart, index.body.bodyStart));
-      return;
-    case 'RFC822.TEXT':
-      out.push('RFC822.TEXT ', await rangePiece(s, m, index.body.bodyStart, Math.min(index.body.bodyEnd, m.size)));
-      return;
     case 'BINARY.SIZE': {
-      const data = await binaryData(s, rec, item.section);
+      const data = await binaryData(s, m, b, item.section);
       out.push(`BINARY.SIZE[${item.section.part.join('.')}] ${data ? data.length : 0}`);
       return;
     }
-    case 'SECTION':
-      await renderSection(s, rec, item, out);
-      return;
   }
-  void mb;
 }
 
-async function renderSection(s: Session, m: MessageRecord, item: Extract<FetchItem, { kind: 'SECTION' }>, out: PieceList): Promise<void> {
+/** Octets of the top-level header, blank line included. */
+function headerLength(m: Meta, b: Bytes): number {
+  if ('index' in m) return Math.min(m.index.body.bodyStart, m.size);
+  if (b.header) return b.header.length;
+  throw new Error('header boundary unknown: the FETCH planner should have loaded the index');
+}
+
+async function renderSection(s: Session, m: Meta, b: Bytes, item: Extract<FetchItem, { kind: 'SECTION' }>, out: PieceList): Promise<void> {
   const origin = item.partial ? `<${item.partial.start}>` : '';
-  const name = item.binary ? `BINARY[${item.section.part.join('.')}]${origin} ` : `BODY[${sectionName(item.section)}]${origin} `;
-  out.push(name);
+  out.push(item.binary ? `BINARY[${item.section.part.join('.')}]${origin} ` : `BODY[${sectionName(item.section)}]${origin} `);
   if (item.binary) {
-    const data = await binaryData(s, m, item.section);
+    const data = await binaryData(s, m, b, item.section);
     if (data === null) {
       out.push('""');
       return;
@@ -213,17 +245,24 @@ async function renderSection(s: Session, m: MessageRecord, item: Extract<FetchIt
     out.push(Buffer.concat([Buffer.from(slice.includes(0) ? `~{${slice.length}}\r\n` : `{${slice.length}}\r\n`), slice]));
     return;
   }
-  const parsed: ParsedSection = { path: item.section.part, text: item.section.text === '' ? null : item.section.text };
-  const range = sectionRange(m.index, parsed);
+  const sec = item.section;
+  let range: { start: number; end: number } | null;
+  if (sec.part.length === 0) {
+    // The message's own sections need no index: its header ends at the first blank line.
+    if (sec.text === '') range = { start: 0, end: m.size };
+    else if (sec.text === 'TEXT') range = { start: headerLength(m, b), end: m.size };
+    else range = { start: 0, end: headerLength(m, b) };
+  } else {
+    range = sectionRange((m as MessageRecord).index, { path: sec.part, text: sec.text === '' ? null : sec.text });
+  }
   if (range === null) {
     out.push('""');
     return;
   }
   const end = Math.min(range.end, m.size);
-  if (item.section.text === 'HEADER.FIELDS' || item.section.text === 'HEADER.FIELDS.NOT') {
-    const header = await readRange(s, m, range.start, end);
-    const data = filterHeaderFields(header, item.section.fields, item.section.text === 'HEADER.FIELDS.NOT');
-    out.push(literal(partial(data, item.partial)));
+  if (sec.text === 'HEADER.FIELDS' || sec.text === 'HEADER.FIELDS.NOT') {
+    const header = await readRange(s, m, b, range.start, end);
+    out.push(literal(partial(filterHeaderFields(header, sec.fields, sec.text === 'HEADER.FIELDS.NOT'), item.partial)));
     return;
   }
   let start = range.start;
@@ -232,7 +271,7 @@ async function renderSection(s: Session, m: MessageRecord, item: Extract<FetchIt
     start = Math.min(range.start + item.partial.start, end);
     stop = Math.min(start + item.partial.length, end);
   }
-  out.push(await rangePiece(s, m, start, stop));
+  out.push(await rangePiece(s, m, b, start, stop));
 }
 
 function partial(data: Buffer, p: { start: number; length: number } | null): Buffer {
@@ -245,25 +284,22 @@ function literal(data: Buffer): Buffer {
 }
 
 /** Decoded content of a part for BINARY[] (null when the part does not exist). */
-async function binaryData(s: Session, m: MessageRecord, section: SectionSpec): Promise<Buffer | null> {
-  if (section.part.length === 0) return readRange(s, m, 0, m.size);
-  const part = findPart(m.index.body, section.part);
+async function binaryData(s: Session, m: Meta, b: Bytes, section: SectionSpec): Promise<Buffer | null> {
+  if (section.part.length === 0) return readRange(s, m, b, 0, m.size);
+  const part = findPart((m as MessageRecord).index.body, section.part);
   if (!part) return null;
-  const raw = await readRange(s, m, part.bodyStart, Math.min(part.bodyEnd, m.size));
+  const raw = await readRange(s, m, b, part.bodyStart, Math.min(part.bodyEnd, m.size));
   if (part.type === 'multipart' || part.type === 'message') return raw;
   const decoded = decodeTransfer(raw, part.encoding || '7bit');
   if (!decoded.ok) throw errors.unknownCte();
   return decoded.data;
 }
 
-async function readRange(s: Session, m: MessageMeta, start: number, end: number): Promise<Buffer> {
+async function readRange(s: Session, m: Meta, b: Bytes, start: number, end: number): Promise<Buffer> {
   if (end <= start) return Buffer.alloc(0);
-  const whole = wholeMessage.get(m);
-  if (whole) return whole.subarray(start, Math.min(end, whole.length));
-  const head = topHeader.get(m);
-  if (head && end <= head.length) return head.subarray(start, end);
-  const stream = await s.store.blobs.open(m.blobId, { start, end });
-  return collect(stream);
+  if (b.whole) return b.whole.subarray(start, Math.min(end, b.whole.length));
+  if (b.header && end <= b.header.length) return b.header.subarray(start, end);
+  return collect(await s.store.blobs.open(m.blobId, { start, end }));
 }
 
 async function collect(stream: Readable): Promise<Buffer> {
@@ -272,9 +308,9 @@ async function collect(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** A literal of blob bytes [start, end): inline when small, streamed otherwise. */
-async function rangePiece(s: Session, m: MessageMeta, start: number, end: number): Promise<Piece> {
+/** A literal of blob bytes [start, end): inline when small or already read, streamed otherwise. */
+async function rangePiece(s: Session, m: Meta, b: Bytes, start: number, end: number): Promise<Piece> {
   const size = Math.max(0, end - start);
-  if (size <= INLINE_BYTES || wholeMessage.has(m) || (topHeader.get(m)?.length ?? 0) >= end) return literal(await readRange(s, m, start, end));
+  if (size <= INLINE_BYTES || b.whole || (b.header && end <= b.header.length)) return literal(await readRange(s, m, b, start, end));
   return { size, open: () => s.store.blobs.open(m.blobId, { start, end }) };
 }
