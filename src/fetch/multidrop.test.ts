@@ -152,6 +152,32 @@ describe('recipient tiers and choice', () => {
     assert.doesNotThrow(() => chooseRecipients(recipientTiers(binary), isLocal));
   });
 
+  it('reads header names in any case, with space before the colon, folded, in bare-LF messages', () => {
+    assert.deepEqual(choose('DELIVERED-TO : Bob@FIRM.test (the real one)\r\n\r\n').local, ['bob@firm.test']);
+    assert.deepEqual(choose('to: "Carol, C." <carol@firm.test>,\r\n\t(comment, with comma)\r\n alice@firm.test\r\n\r\n').local, ['carol@firm.test', 'alice@firm.test']);
+    assert.deepEqual(choose('X-Original-To: bob@firm.test\nTo: alice@firm.test\n\nbody\n').local, ['bob@firm.test']);
+    assert.deepEqual(choose('To: a@outside.test\r\nTo: bob@firm.test\r\nCC: alice@firm.test\r\n\r\n').local, ['bob@firm.test', 'alice@firm.test']);
+  });
+
+  it('takes only the topmost Delivered-To and X-Original-To (older hops may name others)', () => {
+    const c = choose('Delivered-To: office@provider.test\r\nDelivered-To: bob@firm.test\r\nX-Original-To: carol@firm.test\r\nX-Original-To: alice@firm.test\r\n\r\n');
+    assert.deepEqual(c, { source: 'x-original-to', local: ['carol@firm.test'], nonLocal: [], fallback: false });
+  });
+
+  it('reads several recipients in a Received for clause, and only from the newest Received', () => {
+    assert.deepEqual(receivedFor('from a by b with ESMTP for <alice@firm.test>, <bob@firm.test>; Tue, 2 Jan 2024'), ['alice@firm.test', 'bob@firm.test']);
+    const c = choose('Received: from a by b; Tue\r\nReceived: from c by d for <bob@firm.test>; Mon\r\nTo: list@outside.test\r\n\r\n');
+    assert.deepEqual(c, { source: null, local: [], nonLocal: [], fallback: true });
+  });
+
+  it('does not read recipients from the body or from a header-like line after the blank line', () => {
+    assert.deepEqual(choose('Subject: x\r\n\r\nDelivered-To: bob@firm.test\r\nTo: alice@firm.test\r\n'), { source: null, local: [], nonLocal: [], fallback: true });
+  });
+
+  it('handles groups with quoted separators and an empty group next to real addresses', () => {
+    assert.deepEqual(parseAddressList('"Team; A: B" : alice@firm.test, "x;y" <bob@firm.test>; , Empty:;, carol@firm.test'), ['alice@firm.test', 'bob@firm.test', 'carol@firm.test']);
+  });
+
   it('lists every candidate once, for one lookup each', () => {
     const tiers = recipientTiers('Delivered-To: a@x.test\r\nX-Original-To: A@X.test\r\nTo: b@x.test, a@x.test\r\n\r\n');
     assert.deepEqual(candidateAddresses(tiers), ['a@x.test', 'b@x.test']);
