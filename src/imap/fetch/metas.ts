@@ -1,12 +1,12 @@
 /** Flags and sizes of many messages: one listMessages when many, else getMessages. */
 import type { MessageMeta } from '../../store/types.js';
 import type { Session } from '../session.js';
-
-const LIST_ALL_ABOVE = 2000;
+import { listAllIsCheaper } from './render.js';
 
 export async function metasFor(s: Session, mailboxId: number, uids: number[]): Promise<MessageMeta[]> {
   if (uids.length === 0) return [];
-  if (uids.length > LIST_ALL_ABOVE) {
+  const count = s.state.kind === 'selected' && s.state.mailbox.id === mailboxId ? s.state.mailbox.view.count : Infinity;
+  if (listAllIsCheaper(s, count, uids.length)) {
     const want = new Set(uids);
     return (await s.store.listMessages(mailboxId)).filter((m) => want.has(m.uid));
   }

@@ -33,6 +33,16 @@ const LIST_ALL_ABOVE = 2000;
 
 type Meta = MessageMeta | MessageRecord;
 
+/**
+ * Without Store.getMessageMetas, flags come from getMessages, which parses every
+ * message's index; listing the whole mailbox (no index) is cheaper unless the
+ * mailbox is much bigger than the request.
+ */
+export function listAllIsCheaper(s: Session, mailboxCount: number, wanted: number): boolean {
+  if (wanted > LIST_ALL_ABOVE) return true;
+  return !s.store.getMessageMetas && mailboxCount <= 25 * wanted;
+}
+
 interface Needs {
   index: boolean;
   bytes: 'none' | 'header' | 'whole';
@@ -81,7 +91,7 @@ export async function runFetch(s: Session, uids: number[], req: FetchRequest, by
   const markSeen = !mb.readOnly && setsSeen(items);
   const needs = needsOf(items);
 
-  const all = !needs.index && needs.bytes === 'none' && uids.length > LIST_ALL_ABOVE ? await s.store.listMessages(mb.id) : null;
+  const all = !needs.index && listAllIsCheaper(s, mb.view.count, uids.length) ? await s.store.listMessages(mb.id) : null;
   const fromList = all ? new Map(all.map((m) => [m.uid, m])) : null;
 
   const step = needs.bytes === 'none' ? BATCH : BYTES_BATCH;
