@@ -7,8 +7,9 @@
  * - put() streams the bytes into chunk rows under a fresh upload id while
  *   hashing, each chunk its own short statement (no connection is held for
  *   the length of an SMTP DATA), then one transaction names the upload by its
- *   hash. put() resolves only after that COMMIT: from then on the bytes are
- *   as durable as the database (synchronous_commit on, the default).
+ *   hash. A blob smaller than one chunk (most mail) is named and stored in a
+ *   single statement. put() resolves only after that COMMIT: from then on the
+ *   bytes are as durable as the database (synchronous_commit on, the default).
  * - The same bytes are stored once: when the hash is already known, the new
  *   chunks are dropped and the blob's written_at is refreshed, so the garbage
  *   collector (which only removes blobs idle longer than its grace period)
@@ -129,15 +130,34 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
     }
   }
 
+  /** A blob of at most one chunk: named and stored in one statement (one round trip, one commit). */
+  async function putSmall(id: string, data: Buffer): Promise<void> {
+    await pool.query({
+      name: 'mr_blob_put_small',
+      text: `WITH u AS (SELECT nextval('blob_uploads') AS upload_id),
+             d AS (INSERT INTO blob_data (id, upload_id, size, chunk_size, created_at, written_at)
+                   SELECT $1, upload_id, $2, $3, $4, $4 FROM u
+                   ON CONFLICT (id) DO UPDATE SET written_at = EXCLUDED.written_at
+                   RETURNING upload_id, (xmax = 0) AS inserted)
+             INSERT INTO blob_chunks (upload_id, n, data, written_at) SELECT upload_id, 0, $5, $4 FROM d WHERE inserted AND $2 > 0`,
+      values: [id, data.length, chunkSize, Date.now(), data],
+    });
+  }
+
   const store: BlobStore & IdleDelete = {
     async put(data) {
       await ready();
-      const uploadId = (await pool.query<{ id: string }>("SELECT nextval('blob_uploads')::text AS id")).rows[0]!.id;
       const hash = createHash('sha256');
       let size = 0;
       let n = 0;
       let pending: Buffer[] = [];
       let pendingLen = 0;
+      // Taken when the first full chunk is staged; a blob smaller than one chunk never needs one.
+      let uploadId: string | null = null;
+      const stage = async (chunk: Buffer) => {
+        uploadId ??= (await pool.query<{ id: string }>("SELECT nextval('blob_uploads')::text AS id")).rows[0]!.id;
+        await writeChunk(uploadId, n++, chunk);
+      };
       try {
         const take = async (buf: Buffer) => {
           hash.update(buf);
@@ -147,7 +167,7 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
           while (pendingLen >= chunkSize) {
             const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
             // Awaiting each row is the backpressure: the source is not read faster than the database takes it.
-            await writeChunk(uploadId, n++, all.subarray(0, chunkSize));
+            await stage(all.subarray(0, chunkSize));
             const rest = all.subarray(chunkSize);
             pending = rest.length ? [rest] : [];
             pendingLen = rest.length;
@@ -160,12 +180,17 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
             await take(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
           }
         }
-        if (pendingLen > 0) await writeChunk(uploadId, n++, Buffer.concat(pending, pendingLen));
         const id = hash.digest('hex');
-        await finish(uploadId, id, size);
+        const rest = Buffer.concat(pending, pendingLen);
+        if (uploadId === null) {
+          await putSmall(id, rest);
+        } else {
+          if (rest.length > 0) await stage(rest);
+          await finish(uploadId, id, size);
+        }
         return { id, size } satisfies BlobRef;
       } catch (err) {
-        await dropUpload(uploadId);
+        if (uploadId !== null) await dropUpload(uploadId);
         throw err;
       }
     },

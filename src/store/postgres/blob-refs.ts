@@ -30,30 +30,27 @@ export async function refBlob(t: Tx, now: number, blob: BlobRef, index: MessageI
   const hdrs = index ? noNul(headerSearchText(index.headers)) : null;
   const body = index ? noNul(text ?? '') : null;
   const json = index ? JSON.stringify(rest) : null;
-  const row = (await t.one<{ seq: number; had_index: boolean }>(
-    `WITH prev AS (SELECT index_json IS NOT NULL AS had FROM blobs WHERE id = $1::text)
-     INSERT INTO blobs (id, size, refs, released_at, index_json, body_text, hdrs_text, sent_day, created_at)
-     VALUES ($1::text, $2::bigint, $3::bigint, CASE WHEN $3::bigint <= 0 THEN $8::bigint END, $4::text, $5::text, $6::text, $7::text, $8::bigint)
-     ON CONFLICT (id) DO UPDATE SET
-       refs = blobs.refs + EXCLUDED.refs,
-       released_at = CASE WHEN EXCLUDED.refs = 0 THEN blobs.released_at WHEN blobs.refs + EXCLUDED.refs <= 0 THEN $8::bigint ELSE NULL END,
-       index_json = coalesce(blobs.index_json, EXCLUDED.index_json),
-       body_text = CASE WHEN blobs.index_json IS NULL THEN EXCLUDED.body_text ELSE blobs.body_text END,
-       hdrs_text = CASE WHEN blobs.index_json IS NULL THEN EXCLUDED.hdrs_text ELSE blobs.hdrs_text END,
-       sent_day = CASE WHEN blobs.index_json IS NULL THEN EXCLUDED.sent_day ELSE blobs.sent_day END
-     RETURNING seq, coalesce((SELECT had FROM prev), false) AS had_index`,
-    [blob.id, blob.size, n, json, body, hdrs, index?.sentDay ?? null, now],
-  ))!;
-  if (index && !row.had_index) {
-    // Lower-cased by JavaScript, as core/search.ts compares (see migrations/postgres.ts).
-    await t.run('INSERT INTO blob_search (seq, hdrs, body) VALUES ($1, $2, $3) ON CONFLICT (seq) DO NOTHING', [
-      row.seq,
-      hdrs!.toLowerCase(),
-      body!.toLowerCase(),
-    ]);
-  }
+  // One statement: the row (created, or given its index), and the search entry when the index is new.
+  // Texts for search are lower-cased by JavaScript, as core/search.ts compares (see migrations/postgres.ts).
+  await t.run(
+    `WITH prev AS (SELECT index_json IS NOT NULL AS had FROM blobs WHERE id = $1::text),
+     up AS (
+       INSERT INTO blobs (id, size, refs, released_at, index_json, body_text, hdrs_text, sent_day, created_at)
+       VALUES ($1::text, $2::bigint, $3::bigint, CASE WHEN $3::bigint <= 0 THEN $8::bigint END, $4::text, $5::text, $6::text, $7::text, $8::bigint)
+       ON CONFLICT (id) DO UPDATE SET
+         refs = blobs.refs + EXCLUDED.refs,
+         released_at = CASE WHEN EXCLUDED.refs = 0 THEN blobs.released_at WHEN blobs.refs + EXCLUDED.refs <= 0 THEN $8::bigint ELSE NULL END,
+         index_json = coalesce(blobs.index_json, EXCLUDED.index_json),
+         body_text = CASE WHEN blobs.index_json IS NULL THEN EXCLUDED.body_text ELSE blobs.body_text END,
+         hdrs_text = CASE WHEN blobs.index_json IS NULL THEN EXCLUDED.hdrs_text ELSE blobs.hdrs_text END,
+         sent_day = CASE WHEN blobs.index_json IS NULL THEN EXCLUDED.sent_day ELSE blobs.sent_day END
+       RETURNING seq, coalesce((SELECT had FROM prev), false) AS had_index
+     )
+     INSERT INTO blob_search (seq, hdrs, body) SELECT seq, $9::text, $10::text FROM up WHERE NOT had_index AND $4::text IS NOT NULL
+     ON CONFLICT (seq) DO NOTHING`,
+    [blob.id, blob.size, n, json, body, hdrs, index?.sentDay ?? null, now, hdrs?.toLowerCase() ?? null, body?.toLowerCase() ?? null],
+  );
 }
-
 
 /** Moves the reference counts of several blobs by the given (non-zero) deltas. */
 export async function adjustBlobRefs(t: Tx, now: number, deltas: Map<string, number>): Promise<void> {

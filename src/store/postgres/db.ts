@@ -69,6 +69,10 @@ export function createPool(url: string, opts: { max?: number; applicationName?: 
     connectionTimeoutMillis: 10_000,
     application_name: opts.applicationName ?? 'mailroom',
     types: pgTypes,
+    keepAlive: true,
+    // A node that stops mid-transaction (frozen, partitioned) must not hold its row locks for ever:
+    // the server ends such a session after a minute and the other nodes go on.
+    idle_in_transaction_session_timeout: 60_000,
   });
   // An idle client that loses its connection emits 'error' on the pool; without
   // a listener that would crash the process. The next query gets a new client.

@@ -20,7 +20,7 @@ import { normalizeMailboxName } from '../names.js';
 import type { AppendResult, BlobRef, DeliveryOutcome, MessageMeta, MessageRecord, Store } from '../types.js';
 import { refBlob } from './blob-refs.js';
 import type { Ctx, Tx } from './db.js';
-import { lockMailbox, lockMailboxes, mailboxRow, validId } from './mailboxes.js';
+import { lockMailbox, mailboxRow, validId } from './mailboxes.js';
 import type { MailboxRow } from './rows.js';
 import type { TextLoader } from './sync-text.js';
 
@@ -172,14 +172,15 @@ export function messagesApi(ctx: Ctx, texts: TextLoader, opts: { onRead?: (row: 
         );
         const wanted = targets.map((tg, i) => (users.has(tg.userId) && named[i]!.ok ? [tg.userId, (named[i] as { name: string }).name] : null));
         const pairs = wanted.filter((w): w is [number, string] => w !== null);
+        // Found and row-locked in one statement, in id order (the rows are locked as the sort returns them).
         const found = pairs.length
           ? await t.q<{ id: number; user_id: number; name: string }>(
-              'SELECT id, user_id, name FROM mailboxes WHERE (user_id, name) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))',
+              `SELECT id, user_id, name FROM mailboxes WHERE (user_id, name) IN (SELECT * FROM unnest($1::bigint[], $2::text[]))
+               ORDER BY id FOR NO KEY UPDATE`,
               [pairs.map((p) => p[0]), pairs.map((p) => p[1])],
             )
           : [];
         const boxId = new Map(found.map((f) => [`${f.user_id}\u0000${f.name}`, f.id]));
-        const locked = await lockMailboxes(t, [...boxId.values()]);
         const used = new Map<number, number>();
         let refs = 0;
         const outcomes: DeliveryOutcome[] = [];
@@ -200,7 +201,7 @@ export function messagesApi(ctx: Ctx, texts: TextLoader, opts: { onRead?: (row: 
             continue;
           }
           const mbId = boxId.get(`${tg.userId}\u0000${n.name}`);
-          if (mbId === undefined || !locked.has(mbId)) {
+          if (mbId === undefined) {
             outcomes.push({ ok: false, code: 'noSuchMailbox', message: `no mailbox ${n.name}` });
             continue;
           }
