@@ -277,7 +277,7 @@ describe('SMTP access control', () => {
     assert.equal(fine.code, 0, fine.stdout);
   });
 
-  test('rules added with the CLI while the server runs take effect', async () => {
+  test('rules added with the CLI (mailroom access, mailroom relay) while the server runs take effect', async () => {
     await clearRules(t);
     const config = join(t.dataDir, 'cli.toml');
     writeFileSync(config, `data_dir = ${JSON.stringify(t.dataDir)}\n`);
@@ -297,5 +297,12 @@ describe('SMTP access control', () => {
     const r = await c.cmd('MAIL FROM:<cli-blocked@remote.test>');
     assert.equal(r.code, 550);
     c.end();
+
+    assert.equal((await attempt(t, 'via-cli@remote.test')).rcpt, 554);
+    const trusted = await cli('relay', 'trust', '127.0.0.0/8', '--note', 'local tools');
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.match(trusted.stdout, /added relay rule \d+: trust 127\.0\.0\.0\/8/);
+    assert.deepEqual(await attempt(t, 'via-cli@remote.test'), { rcpt: 250, text: '2.1.5 Accepted', data: 250 });
+    assert.ok(await queuedTo(t, 'via-cli@remote.test'));
   });
 });
