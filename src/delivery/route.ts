@@ -135,7 +135,12 @@ export function createRoute(opts: RouteOptions): Route {
           return { status: 'queued', address, queueId: queueId! };
         case 'local': {
           const ok = res.users.filter((u) => outcomes.get(u.id)?.ok).map((u) => u.id);
-          if (ok.length > 0) return { status: 'delivered', address, userIds: ok };
+          if (ok.length > 0) {
+            // An alias member that failed while others got it: the alias counts as delivered; say so in the log.
+            const lost = res.users.filter((u) => !outcomes.get(u.id)?.ok).map((u) => ({ userId: u.id, outcome: outcomes.get(u.id) }));
+            if (lost.length) logger.warn({ id: envelope.id, address, lost }, 'some mailboxes behind this address did not take the message');
+            return { status: 'delivered', address, userIds: ok };
+          }
           if (res.external.length > 0) return { status: 'queued', address, queueId: queueId! };
           // Every mailbox failed: report the most hopeful failure (a temporary one, if any).
           const fails = res.users
