@@ -246,6 +246,9 @@ export class Session implements Watcher {
             await this.conn.flush();
             break;
           case 'bad':
+            // A command refused mid-way leaves no streamed APPEND behind for the next one.
+            this.streamed?.stream.destroy();
+            this.streamed = null;
             await this.respond(ev.tag, this.readerRefusal(ev));
             if (ev.fatal) {
               this.send('* BYE Too much data');

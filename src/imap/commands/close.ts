@@ -10,8 +10,6 @@ export const closeCommand = command({
     const mb = s.selected();
     if (!mb.readOnly) await s.store.expunge(mb.id);
     s.leaveSelected();
-    // RFC 7162 3.2.8: with QRESYNC, tell the client the mailbox is closed.
-    if (s.qresync) s.send('* OK [CLOSED] Previous mailbox closed');
     return { text: 'CLOSE completed' };
   },
 });
@@ -23,7 +21,6 @@ export const unselectCommand = command({
   syncAfter: false,
   async run(s) {
     s.leaveSelected();
-    if (s.qresync) s.send('* OK [CLOSED] Previous mailbox closed');
     return { text: 'UNSELECT completed' };
   },
 });

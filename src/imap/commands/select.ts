@@ -68,7 +68,8 @@ async function select(s: Session, args: SelectArgs, readOnly: boolean): Promise<
   const wasSelected = s.state.kind === 'selected';
   // A SELECT that fails still leaves the previous mailbox (RFC 3501 6.3.1).
   s.leaveSelected();
-  if (wasSelected && s.qresync) s.send('* OK [CLOSED] Previous mailbox closed');
+  // RFC 7162 3.2.11 (QRESYNC) and RFC 9051 7.1: say that the previous mailbox was closed.
+  if (wasSelected && (s.qresync || s.rev2)) s.send('* OK [CLOSED] Previous mailbox closed');
 
   const name = s.mailboxName(args.mailbox);
   const mailbox = await s.getMailbox(name);
@@ -96,6 +97,8 @@ async function select(s: Session, args: SelectArgs, readOnly: boolean): Promise<
   s.send(`* OK [UIDVALIDITY ${status.uidValidity}] UIDs valid`);
   s.send(`* OK [UIDNEXT ${status.uidNext}] Predicted next UID`);
   s.send(`* OK [HIGHESTMODSEQ ${status.highestModseq}] Highest`);
+  // IMAP4rev2 (RFC 9051 6.3.2): the mailbox's name as the server spells it.
+  if (s.rev2) s.send(`* LIST () "/" ${s.quotedMailbox(mailbox.name)}`);
 
   if (args.qresync && args.qresync.uidValidity === status.uidValidity) {
     await resync(s, selected, args.qresync, metas);
