@@ -55,6 +55,9 @@ process.on('message', (m: { type: string }) => {
   if (m.type === 'stop') server.close(() => process.exit(0));
 });
 
+// The bench went away (killed): so does its sink.
+process.on('disconnect', () => process.exit(0));
+
 server.listen(0, '127.0.0.1', () => {
   process.send!({ type: 'listening', port: (server.server.address() as AddressInfo).port });
 });

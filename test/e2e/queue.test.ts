@@ -17,7 +17,7 @@ import { DkimSigner, dkimDnsRecord, generateDkimKey, saveDkimKey } from '../../s
 import { createDnsResolver } from '../../src/delivery/outbound/dns.js';
 import { rawGreet, startRawSmtp, startSmtpSink, startTestDns, type SinkOptions, type SmtpSink, type TestDns } from '../../src/delivery/outbound/testing.js';
 import { ManualClock } from '../../src/delivery/queue/clock.js';
-import { QueueRunner } from '../../src/delivery/queue/runner.js';
+import { QueueRunner, type RunnerOptions } from '../../src/delivery/queue/runner.js';
 import type { QueueEntry, User } from '../../src/store/types.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -77,7 +77,7 @@ async function sink(opts: SinkOptions = {}): Promise<SmtpSink> {
   return s;
 }
 
-function runnerFor(port: number, queue: Partial<Config['queue']> = {}, clock = new ManualClock(Date.now() + 10_000)) {
+function runnerFor(port: number, queue: Partial<Config['queue']> = {}, clock = new ManualClock(Date.now() + 10_000), extra: Partial<RunnerOptions> = {}) {
   const config: Config = { ...server.config, queue: { ...server.config.queue, remotePort: port, timeout: 2, ...queue } };
   const runner = new QueueRunner({
     store: server.store,
@@ -90,6 +90,7 @@ function runnerFor(port: number, queue: Partial<Config['queue']> = {}, clock = n
     pollMs: 50,
     idleMs: 100,
     owner: `test-${randomBytes(3).toString('hex')}`,
+    ...extra,
   });
   cleanups.push(() => runner.stop());
   return { runner, clock, config };
@@ -281,6 +282,26 @@ describe('direct delivery by MX', () => {
     const r = (await onlyEntry()).recipients[0]!;
     assert.equal(r.state, 'deferred');
     assert.match(r.lastReply!, /Timed out/);
+  });
+
+  test('stop() while a remote hangs returns within its bound; the recipient is deferred, not lost', async () => {
+    const hang = await startRawSmtp(async (c) => {
+      if (!(await rawGreet(c))) return;
+      await c.readLine(); // MAIL FROM: never answered
+      await new Promise((r) => setTimeout(r, 10_000));
+    });
+    cleanups.push(() => hang.close());
+    const { runner } = runnerFor(hang.port, { timeout: 60 }, undefined, { stopTimeoutMs: 300 });
+    await server.deliver('stuck@remote.test', msg('stuck'), 'alice@example.org');
+    await runner.start();
+    for (let i = 0; i < 100 && hang.connections === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await runner.stop();
+    assert.ok(Date.now() - started < 3000, `stopped in ${Date.now() - started} ms`);
+    const r = (await onlyEntry()).recipients[0]!;
+    assert.equal(r.state, 'deferred');
+    assert.equal(r.attempts, 1);
   });
 
   test('dropped connection mid-transaction and garbage replies are deferred; nothing is delivered twice', async () => {

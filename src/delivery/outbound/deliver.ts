@@ -26,9 +26,13 @@ import type { ConnectionPool } from './pool.js';
 
 export interface OutboundMessage {
   from: string;
-  /** A fresh stream of the bytes as they go on the wire (DKIM header + stored message). */
-  open(): Promise<Readable>;
-  size: number;
+  /**
+   * A fresh stream of the bytes as they go on the wire (DKIM header + stored
+   * message) and their size. Called only once a connection is ready, so the
+   * work of preparing a message (reading, signing) is done by at most as many
+   * messages at once as there are connections.
+   */
+  open(): Promise<{ body: Readable; size: number }>;
   dsnRet: 'FULL' | 'HDRS' | null;
   dsnEnvid: string | null;
 }
@@ -149,11 +153,8 @@ export async function deliverToDestination(destination: Destination, message: Ou
 
     let outcome;
     try {
-      const body = await message.open();
-      outcome = await conn.send(
-        { from: message.from, to: recipients.map((r) => r.address), size: message.size, eightBit: true, dsn: dsnFor(message, recipients) },
-        body,
-      );
+      const { body, size } = await message.open();
+      outcome = await conn.send({ from: message.from, to: recipients.map((r) => r.address), size, eightBit: true, dsn: dsnFor(message, recipients) }, body);
     } catch (err) {
       // Reading our own stored message failed: nothing went out; try again later.
       conn.destroy();

@@ -26,6 +26,7 @@ export interface Slot {
 interface Waiter {
   key: string;
   grant: (slot: Slot) => void;
+  fail: (err: Error) => void;
 }
 
 interface Idle {
@@ -44,7 +45,9 @@ export class ConnectionPool {
   /** Open or being-opened connections per host, idle ones included. */
   private readonly open = new Map<string, number>();
   private readonly idle = new Map<string, Idle[]>();
-  private readonly waiters: Waiter[] = [];
+  /** Waiters per host, hosts in the order their first waiter came (Map order): served round-robin. */
+  private readonly waiters = new Map<string, Waiter[]>();
+  private waiting = 0;
   private totalOpen = 0;
   /** Idle connections being closed to make room for a waiter of another host. */
   private closingForRoom = 0;
@@ -60,7 +63,12 @@ export class ConnectionPool {
     const reused = this.takeIdle(key);
     if (reused) return Promise.resolve({ key, connection: reused });
     if (this.hasRoom(key)) return Promise.resolve(this.grantNew(key));
-    const p = new Promise<Slot>((grant) => this.waiters.push({ key, grant }));
+    const p = new Promise<Slot>((grant, fail) => {
+      const list = this.waiters.get(key);
+      if (list) list.push({ key, grant, fail });
+      else this.waiters.set(key, [{ key, grant, fail }]);
+      this.waiting++;
+    });
     this.makeRoom();
     return p;
   }
@@ -76,10 +84,9 @@ export class ConnectionPool {
     const reusable = connection && connection.usable && connection.transactions < this.limits.perConnection && !this.closed;
     if (connection && reusable) {
       // Hand it straight to a waiter for the same host, else park it.
-      const i = this.waiters.findIndex((w) => w.key === key);
-      if (i >= 0) {
-        const [w] = this.waiters.splice(i, 1);
-        w!.grant({ key, connection });
+      const w = this.nextWaiter(key);
+      if (w) {
+        w.grant({ key, connection });
         return;
       }
       const timer = setTimeout(() => this.expireIdle(key, connection), this.limits.idleMs ?? 2000);
@@ -111,10 +118,22 @@ export class ConnectionPool {
    * connections to other hosts (one per such waiter, counting those closing).
    */
   private makeRoom(): void {
-    const blocked = this.waiters.filter((w) => this.hostHasRoom(w.key)).length;
+    if (this.waiting === 0 || this.idle.size === 0) return;
+    let blocked = 0;
+    for (const [key, list] of this.waiters) if (this.hostHasRoom(key)) blocked += Math.min(list.length, this.limits.perHost - this.openTo(key));
     while (this.closingForRoom < blocked && this.closeOneIdle()) {
       /* one closed */
     }
+  }
+
+  /** The first waiter for `key`, taken off the list. */
+  private nextWaiter(key: string): Waiter | null {
+    const list = this.waiters.get(key);
+    if (!list) return null;
+    const w = list.shift()!;
+    if (list.length === 0) this.waiters.delete(key);
+    this.waiting--;
+    return w;
   }
 
   /** Connections in use (opened or handed out, not yet released), so stop() can cut them. */
@@ -136,7 +155,7 @@ export class ConnectionPool {
     return this.open.get(key) ?? 0;
   }
 
-  /** Close idle connections and refuse new work; waiters are rejected. */
+  /** Close idle connections and refuse new work; waiters are rejected (their attempts end deferred). */
   close(): void {
     this.closed = true;
     for (const [key, list] of this.idle) {
@@ -147,7 +166,9 @@ export class ConnectionPool {
       }
     }
     this.idle.clear();
-    this.waiters.splice(0);
+    for (const list of this.waiters.values()) for (const w of list) w.fail(new Error('connection pool closed'));
+    this.waiters.clear();
+    this.waiting = 0;
   }
 
   private hostHasRoom(key: string): boolean {
@@ -209,20 +230,17 @@ export class ConnectionPool {
   }
 
   private serveWaiters(): void {
-    for (let i = 0; i < this.waiters.length; ) {
-      const w = this.waiters[i]!;
-      const reused = this.takeIdle(w.key);
-      if (reused) {
-        this.waiters.splice(i, 1);
-        w.grant({ key: w.key, connection: reused });
-        continue;
+    for (const key of [...this.waiters.keys()]) {
+      for (;;) {
+        if (!this.waiters.has(key)) break;
+        const reused = this.takeIdle(key);
+        if (reused) {
+          this.nextWaiter(key)!.grant({ key, connection: reused });
+          continue;
+        }
+        if (!this.hasRoom(key)) break;
+        this.nextWaiter(key)!.grant(this.grantNew(key));
       }
-      if (this.hasRoom(w.key)) {
-        this.waiters.splice(i, 1);
-        w.grant(this.grantNew(w.key));
-        continue;
-      }
-      i++;
     }
     this.makeRoom();
   }

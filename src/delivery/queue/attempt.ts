@@ -51,30 +51,38 @@ interface Outcome {
   remoteDsn: boolean;
 }
 
-/** The bytes that go on the wire: a DKIM-Signature (if the From: domain has a key), then the stored message. */
-async function outboundMessage(entry: QueueEntry, deps: AttemptDeps, now: Date): Promise<OutboundMessage> {
+/**
+ * The bytes that go on the wire: a DKIM-Signature (if the From: domain has a
+ * key), then the stored message. The signature is computed once, on the first
+ * open(), i.e. when a connection is ready for this message.
+ */
+function outboundMessage(entry: QueueEntry, deps: AttemptDeps, now: Date): OutboundMessage {
   const blobs = deps.store.blobs;
-  let signature = Buffer.alloc(0);
-  if (deps.dkim && deps.config.queue.dkimSign) {
+  let signature: Promise<Buffer> | null = null;
+  const sign = async (): Promise<Buffer> => {
+    if (!deps.dkim || !deps.config.queue.dkimSign) return Buffer.alloc(0);
     try {
       const header = await readHeader(deps.store, entry);
       const sig = await deps.dkim.sign(header, () => blobs.open(entry.blob.id), now);
-      if (sig) signature = Buffer.from(sig.header);
+      return sig ? Buffer.from(sig.header) : Buffer.alloc(0);
     } catch (err) {
       // Better unsigned than not at all: the receiver decides what DMARC says.
       deps.logger.warn({ queueId: entry.id, err }, 'DKIM signing failed; sending unsigned');
+      return Buffer.alloc(0);
     }
-  }
-  const open = async (): Promise<Readable> => {
+  };
+  const open = async (): Promise<{ body: Readable; size: number }> => {
+    const sig = await (signature ??= sign());
     const body = await blobs.open(entry.blob.id);
-    if (signature.length === 0) return body;
+    const size = entry.blob.size + sig.length;
+    if (sig.length === 0) return { body, size };
     const out = new PassThrough();
-    out.write(signature);
+    out.write(sig);
     body.on('error', (e) => out.destroy(e));
     body.pipe(out);
-    return out;
+    return { body: out, size };
   };
-  return { from: entry.sender, open, size: entry.blob.size + signature.length, dsnRet: entry.dsnRet, dsnEnvid: entry.dsnEnvid };
+  return { from: entry.sender, open, dsnRet: entry.dsnRet, dsnEnvid: entry.dsnEnvid };
 }
 
 /** Route and deliver; outcome per recipient id. Throws only on our own failures (store, DNS module bugs). */
@@ -91,7 +99,7 @@ async function deliverAll(entry: QueueEntry, recipients: QueueRecipient[], deps:
   for (const f of plan.failures) fail(f.recipient, f.temporary, f.reply);
   if (plan.groups.length === 0) return outcomes;
 
-  const message = await outboundMessage(entry, deps, now);
+  const message = outboundMessage(entry, deps, now);
   await Promise.all(
     plan.groups.map(async (g) => {
       try {

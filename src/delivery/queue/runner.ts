@@ -95,7 +95,7 @@ export class QueueRunner {
     this.owner = opts.owner ?? nodeOwner(opts.config);
     this.window = parseWindow(q.window);
     this.pollMs = opts.pollMs ?? 500;
-    this.maxInFlight = opts.maxInFlight ?? Math.max(q.concurrency * 4, 8);
+    this.maxInFlight = opts.maxInFlight ?? Math.max(q.concurrency * 100, 100);
     // A lease must outlast an attempt: several replies' worth of timeouts plus waiting for a slot.
     this.leaseMs = opts.leaseMs ?? Math.max(15 * 60_000, q.timeout * 1000 * 10);
     this.keepFinishedMs = opts.keepFinishedMs ?? 3600_000;
