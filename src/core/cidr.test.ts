@@ -72,3 +72,14 @@ test('loopback', () => {
   assert.ok(!isLoopback('10.0.0.1'));
   assert.ok(!isLoopback('::2'));
 });
+
+test('IPv6 syntax: what is and is not an address', () => {
+  for (const ok of ['::', '::1', '1::', '2001:db8::1', '2001:db8:0:0:0:0:0:1', '::ffff:1.2.3.4', '64:ff9b::192.0.2.33', 'fe80::1%eth0', '1:2:3:4:5:6:7::']) {
+    assert.ok(parseIp(ok), ok);
+  }
+  for (const bad of [':::', '1:2:3:4:5:6:7:8:9', '1::2::3', '12345::', 'g::1', '1:2:3:4:5:6:7', '::1.2.3', '::256.1.1.1', '1:2:3:4:5:6:7:8::', ':1', '1:']) {
+    assert.equal(parseIp(bad), null, bad);
+  }
+  assert.equal(formatIp(parseIp('64:ff9b::192.0.2.33')!), '64:ff9b::c000:221');
+  assert.equal(parseIp('01.2.3.4'), null, 'no leading zeros in IPv4');
+});

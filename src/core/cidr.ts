@@ -7,7 +7,6 @@
  * for an IPv4 client) is treated as the IPv4 address it carries, so a rule
  * written "192.0.2.0/24" matches it.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 
 export interface IpAddress {
   family: 4 | 6;
@@ -23,36 +22,51 @@ export interface Cidr {
   text: string;
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
 function parseIPv4(s: string): Uint8Array | null {
-  if (!isIPv4(s)) return null;
+  if (!IPV4.test(s)) return null;
   return Uint8Array.from(s.split('.').map((p) => Number(p)));
 }
 
 function parseIPv6(s: string): Uint8Array | null {
   // Zone ids (fe80::1%eth0) name an interface, not part of the address.
-  const noZone = s.replace(/%.*$/, '');
-  if (!isIPv6(noZone)) return null;
-  let text = noZone;
-  const tail: number[] = [];
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const b = parseIPv4(v4[1]!);
-    if (!b) return null;
-    tail.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
-    text = text.slice(0, -v4[1]!.length) + '0:0';
+  const text = s.replace(/%[^%]*$/, '');
+  if (!text.includes(':')) return null;
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const parse = (part: string, last: boolean): number[] | null => {
+    if (part === '') return [];
+    const out: number[] = [];
+    const items = part.split(':');
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (last && i === items.length - 1 && item.includes('.')) {
+        // An IPv4 tail (::ffff:192.0.2.1) is the last two groups.
+        const v4 = parseIPv4(item);
+        if (!v4) return null;
+        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      } else if (HEX_GROUP.test(item)) {
+        out.push(parseInt(item, 16));
+      } else {
+        return null;
+      }
+    }
+    return out;
+  };
+  const head = parse(halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? parse(halves[1]!, true) : [];
+  if (!head || !tail) return null;
+  let groups: number[];
+  if (halves.length === 2) {
+    const fill = 8 - head.length - tail.length;
+    if (fill < 1) return null;
+    groups = [...head, ...new Array<number>(fill).fill(0), ...tail];
+  } else {
+    groups = head;
   }
-  const [head, rest] = text.split('::') as [string, string | undefined];
-  const hs = head ? head.split(':') : [];
-  const rs = rest !== undefined && rest !== '' ? rest.split(':') : [];
-  const groups: number[] = [];
-  for (const h of hs) groups.push(parseInt(h, 16));
-  if (rest !== undefined) for (let i = hs.length + rs.length; i < 8; i++) groups.push(0);
-  for (const r of rs) groups.push(parseInt(r, 16));
-  if (groups.length !== 8 || groups.some((g) => Number.isNaN(g))) return null;
-  if (tail.length) {
-    groups[6] = tail[0]!;
-    groups[7] = tail[1]!;
-  }
+  if (groups.length !== 8) return null;
   const out = new Uint8Array(16);
   groups.forEach((g, i) => {
     out[i * 2] = g >> 8;
@@ -118,7 +132,7 @@ export function parseCidr(input: string): Cidr | null {
     if (!/^\d{1,3}$/.test(p)) return null;
     prefix = Number(p);
     // "::ffff:10.0.0.0/104" is written against the mapped form: shift into IPv4 terms.
-    const mapped = ip.family === 4 && !isIPv4(addrText.replace(/^\[|\]$/g, ''));
+    const mapped = ip.family === 4 && !IPV4.test(addrText.replace(/^\[|\]$/g, ''));
     if (mapped) prefix -= 96;
     if (prefix < 0 || prefix > max) return null;
   }
