@@ -23,7 +23,7 @@
  */
 import { Readable } from 'node:stream';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import { lookupKey, parseMailbox, stripSubaddress } from '../core/address.js';
+import { formatAddress, lookupKey, parseMailbox, stripSubaddress } from '../core/address.js';
 import { ingest } from '../delivery/ingest.js';
 import type { MailEnvelope, RecipientDisposition } from '../delivery/types.js';
 import type { ServiceContext } from '../service.js';
@@ -127,7 +127,7 @@ export function createDataHandler(deps: DataDeps) {
       }
 
       // Our header lines, in the order they will stand.
-      const mailFrom = s.sender ? `${s.sender.local}@${s.sender.domain}` : '';
+      const mailFrom = s.sender ? formatAddress(s.sender) : '';
       const rcpts = session.envelope.rcptTo;
       const prefix: string[] = [
         receivedHeader({
