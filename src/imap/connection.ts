@@ -26,6 +26,7 @@ export class Connection {
   private inflate: zlib.InflateRaw | null = null;
   private deflate: zlib.DeflateRaw | null = null;
   private out: Buffer[] = [];
+  private text = '';
   private outBytes = 0;
   private closed = false;
   private ended = false;
@@ -158,9 +159,21 @@ export class Connection {
 
   write(p: string | Buffer): void {
     if (this.closed) return;
-    const b = typeof p === 'string' ? Buffer.from(p, 'utf8') : p;
-    this.out.push(b);
-    this.outBytes += b.length;
+    if (typeof p === 'string') {
+      // Text is gathered as one string and encoded once (a FETCH of 100,000 flags is 100,000 lines).
+      this.text += p;
+      this.outBytes += p.length;
+      return;
+    }
+    this.takeText();
+    this.out.push(p);
+    this.outBytes += p.length;
+  }
+
+  private takeText(): void {
+    if (this.text.length === 0) return;
+    this.out.push(Buffer.from(this.text, 'utf8'));
+    this.text = '';
   }
 
   /** Writes pieces; streamed pieces become literals piped from the blob store. */
@@ -194,14 +207,21 @@ export class Connection {
     if (sent < size) this.write(Buffer.alloc(size - sent, 0x20));
   }
 
+  /** Flushes once enough output is buffered (long responses go out as they are made). */
+  async flushIfFull(): Promise<void> {
+    if (this.outBytes > FLUSH_ABOVE) await this.flush();
+  }
+
   /** Sends what is buffered; waits while the socket is full. */
   async flush(): Promise<void> {
     if (this.closed) {
       this.out = [];
+      this.text = '';
       this.outBytes = 0;
       return;
     }
     if (this.outBytes === 0) return;
+    this.takeText();
     const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
     this.out = [];
     this.outBytes = 0;

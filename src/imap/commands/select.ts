@@ -6,6 +6,7 @@
 import { bad, errors } from '../errors.js';
 import { ParseError, type Cursor } from '../parser/cursor.js';
 import { compressNumbers, normaliseRanges, parseSequenceSet, type SequenceSet } from '../sequence-set.js';
+import { metasFor } from '../fetch/metas.js';
 import { SelectedMailbox } from '../selected.js';
 import type { Session } from '../session.js';
 import { AUTHENTICATED, command } from './types.js';
@@ -23,6 +24,8 @@ interface SelectArgs {
 }
 
 const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+/** Mailboxes this small are listed whole at SELECT (to name the keywords in use in FLAGS). */
+const LIST_BELOW = 5000;
 
 function parseSelect(c: Cursor): SelectArgs {
   c.sp();
@@ -74,22 +77,32 @@ async function select(s: Session, args: SelectArgs, readOnly: boolean): Promise<
   const name = s.mailboxName(args.mailbox);
   const mailbox = await s.getMailbox(name);
   if (!mailbox) throw errors.nonexistent();
-  // Status first, then the list: a change in between shows up again at the first sync, harmlessly.
+  // Status first, then the UIDs: a change in between shows up again at the first sync, harmlessly.
   const status = await s.store.mailboxStatus(mailbox.id);
-  const metas = await s.store.listMessages(mailbox.id);
-  const uids = new Uint32Array(metas.length);
+  let uids: ArrayLike<number>;
   const keywords = new Set<string>();
-  let firstUnseen = 0;
-  metas.forEach((m, i) => {
-    uids[i] = m.uid;
-    for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
-    if (firstUnseen === 0 && !m.flags.includes('\\Seen')) firstUnseen = i + 1;
-  });
+  let firstUnseenUid = 0;
+  if (status.messages <= LIST_BELOW) {
+    // A small mailbox: one listing gives the UIDs, the keywords in use and the first unseen.
+    const metas = await s.store.listMessages(mailbox.id);
+    const list = new Uint32Array(metas.length);
+    metas.forEach((m, i) => {
+      list[i] = m.uid;
+      for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
+      if (firstUnseenUid === 0 && !m.flags.includes('\\Seen')) firstUnseenUid = m.uid;
+    });
+    uids = list;
+  } else {
+    // A big one: UIDs from the index alone (listing every message's flags costs ten times more).
+    uids = await s.store.search(mailbox.id, { op: 'all' });
+    if (!s.rev2 && status.unseen > 0) firstUnseenUid = (await s.store.search(mailbox.id, { op: 'flag', flag: '\\Seen', set: false }))[0] ?? 0;
+  }
   const selected = new SelectedMailbox(mailbox, uids, status.highestModseq, readOnly, status.uidNext);
   s.enterSelected(selected);
+  const firstUnseen = firstUnseenUid ? selected.view.seqOf(firstUnseenUid) : 0;
 
   const flags = [...SYSTEM_FLAGS, ...keywords].join(' ');
-  s.send(`* ${metas.length} EXISTS`);
+  s.send(`* ${selected.view.count} EXISTS`);
   if (!s.rev2) s.send('* 0 RECENT');
   s.send(`* FLAGS (${flags})`);
   s.send(readOnly ? '* OK [PERMANENTFLAGS ()] Read-only mailbox' : `* OK [PERMANENTFLAGS (${flags} \\*)] Flags permitted`);
@@ -101,19 +114,20 @@ async function select(s: Session, args: SelectArgs, readOnly: boolean): Promise<
   if (s.rev2) s.send(`* LIST () "/" ${s.quotedMailbox(mailbox.name)}`);
 
   if (args.qresync && args.qresync.uidValidity === status.uidValidity) {
-    await resync(s, selected, args.qresync, metas);
+    await resync(s, selected, args.qresync);
   }
   return { code: readOnly ? 'READ-ONLY' : 'READ-WRITE', text: `${readOnly ? 'EXAMINE' : 'SELECT'} completed` };
 }
 
 /** QRESYNC (RFC 7162 3.2.5.2): what vanished and what changed since the client's MODSEQ. */
-async function resync(s: Session, mb: SelectedMailbox, q: QresyncParams, metas: Array<{ uid: number; modseq: number; flags: string[] }>): Promise<void> {
+async function resync(s: Session, mb: SelectedMailbox, q: QresyncParams): Promise<void> {
   const changes = await s.store.changesSince(mb.id, q.modseq);
   const known = q.knownUids && q.knownUids.kind === 'ranges' ? normaliseRanges(q.knownUids.ranges, 0xffffffff) : null;
   const inKnown = (uid: number) => !known || known.some(([a, b]) => uid >= a && uid <= b);
   const vanished = [...new Set(changes.filter((ch) => ch.kind === 'expunge' && inKnown(ch.uid)).map((ch) => ch.uid))].sort((a, b) => a - b);
   if (vanished.length > 0) s.send(`* VANISHED (EARLIER) ${compressNumbers(vanished)}`);
-  for (const m of metas) {
+  const changed = [...new Set(changes.filter((ch) => ch.kind !== 'expunge' && mb.view.has(ch.uid)).map((ch) => ch.uid))].sort((a, b) => a - b);
+  for (const m of await metasFor(s, mb.id, changed)) {
     if (m.modseq <= q.modseq) continue;
     const seq = mb.view.seqOf(m.uid);
     s.send(`* ${seq} FETCH (UID ${m.uid} FLAGS ${s.formatFlags(m.flags, m.uid)} MODSEQ (${m.modseq}))`);

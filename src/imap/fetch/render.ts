@@ -49,6 +49,25 @@ interface Needs {
 }
 
 const TOP_HEADER = new Set(['HEADER', 'HEADER.FIELDS', 'HEADER.FIELDS.NOT']);
+const META_ITEMS = new Set(['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'MODSEQ']);
+
+/** One of the items answered from the message row alone. */
+function metaItem(s: Session, m: Meta, item: FetchItem): string {
+  switch (item.kind) {
+    case 'UID':
+      return `UID ${m.uid}`;
+    case 'FLAGS':
+      return 'FLAGS ' + s.formatFlags(m.flags, m.uid);
+    case 'INTERNALDATE':
+      return 'INTERNALDATE ' + imapDateTime(m.internalDate);
+    case 'RFC822.SIZE':
+      return `RFC822.SIZE ${m.size}`;
+    case 'MODSEQ':
+      return `MODSEQ (${m.modseq})`;
+    default:
+      throw new Error(`not a row item: ${item.kind}`);
+  }
+}
 
 function isTopHeader(i: FetchItem): boolean {
   return i.kind === 'RFC822.HEADER' || (i.kind === 'SECTION' && !i.binary && i.section.part.length === 0 && TOP_HEADER.has(i.section.text));
@@ -95,6 +114,7 @@ export async function runFetch(s: Session, uids: number[], req: FetchRequest, by
   const fromList = all ? new Map(all.map((m) => [m.uid, m])) : null;
 
   const step = needs.bytes === 'none' ? BATCH : BYTES_BATCH;
+  const metaOnly = items.every((i) => META_ITEMS.has(i.kind));
   for (let i = 0; i < uids.length; i += step) {
     const batch = uids.slice(i, i + step);
     let records: Meta[] = fromList
@@ -117,6 +137,22 @@ export async function runFetch(s: Session, uids: number[], req: FetchRequest, by
           return { ...m, flags: u.flags, modseq: u.modseq };
         });
       }
+    }
+    if (metaOnly) {
+      // The hot path (flag sync of a whole mailbox): plain strings, no pieces, no awaits per message.
+      for (const m of records) {
+        const seq = mb.view.seqOf(m.uid);
+        if (seq === 0) continue;
+        let line = `* ${seq} FETCH (`;
+        items.forEach((item, k) => {
+          if (k > 0) line += ' ';
+          line += metaItem(s, m, item);
+        });
+        if (flagsChanged.has(m.uid) && !items.some((x) => x.kind === 'FLAGS')) line += ' FLAGS ' + s.formatFlags(m.flags, m.uid);
+        s.send(line + ')');
+      }
+      await s.conn.flushIfFull();
+      continue;
     }
     const bytes = needs.bytes === 'none' ? null : await readBatch(s, mb.id, records, needs.bytes);
     for (const m of records) {
@@ -184,22 +220,11 @@ async function readBatch(s: Session, mailboxId: number, records: Meta[], mode: '
 
 async function renderItem(s: Session, m: Meta, b: Bytes, item: FetchItem, out: PieceList): Promise<void> {
   const opts = s.encodeOptions;
+  if (META_ITEMS.has(item.kind)) {
+    out.push(metaItem(s, m, item));
+    return;
+  }
   switch (item.kind) {
-    case 'UID':
-      out.push(`UID ${m.uid}`);
-      return;
-    case 'FLAGS':
-      out.push('FLAGS ', s.formatFlags(m.flags, m.uid));
-      return;
-    case 'INTERNALDATE':
-      out.push('INTERNALDATE ', imapDateTime(m.internalDate));
-      return;
-    case 'RFC822.SIZE':
-      out.push(`RFC822.SIZE ${m.size}`);
-      return;
-    case 'MODSEQ':
-      out.push(`MODSEQ (${m.modseq})`);
-      return;
     case 'RFC822':
       out.push('RFC822 ', await rangePiece(s, m, b, 0, m.size));
       return;
