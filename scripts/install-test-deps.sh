@@ -2,7 +2,7 @@
 # Debian packages the test suite uses: real mail clients, and Dovecot/Postfix as
 # remote peers. Idempotent; skips apt when everything is already there.
 set -euo pipefail
-PKGS=(swaks curl fetchmail mutt isync getmail6 openssl python3 dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix)
+PKGS=(swaks libnet-ssleay-perl curl fetchmail mutt isync getmail6 openssl python3 dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

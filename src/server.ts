@@ -16,7 +16,7 @@ import { createAuthenticator } from './auth/index.js';
 import { createSecrets, loadOrCreateSecretKey } from './auth/secrets.js';
 import type { Authenticator } from './auth/types.js';
 import type { LoadedConfig } from './config/load.js';
-import { createRoute } from './delivery/route.js';
+import { createRecipients, createRoute } from './delivery/route.js';
 import type { Route } from './delivery/types.js';
 import { ensureCertificate, loadTlsOptions } from './net/tls.js';
 import type { ListenerInfo, Service, ServiceContext } from './service.js';
@@ -72,7 +72,8 @@ export async function startServer(loaded: LoadedConfig, opts: StartOptions = {})
   const auth = createAuthenticator({ store, config, secrets, logger: logger.child({ module: 'auth' }) });
   if (opts.firstRun) await firstRun(store, auth, config, logger);
   const route = createRoute({ store, config, logger: logger.child({ module: 'route' }) });
-  const context: ServiceContext = { config, store, auth, route, logger, tls, runsJobs: opts.runsJobs ?? true, secrets };
+  const recipients = createRecipients(store, config);
+  const context: ServiceContext = { config, store, auth, route, recipients, logger, tls, runsJobs: opts.runsJobs ?? true, secrets };
 
   const services: Service[] = [];
   const stopAll = async () => {

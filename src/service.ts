@@ -6,7 +6,7 @@
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import type { Route } from './delivery/types.js';
+import type { Recipients, Route } from './delivery/types.js';
 import type { Store } from './store/types.js';
 import type { Authenticator } from './auth/types.js';
 
@@ -16,6 +16,8 @@ export interface ServiceContext {
   auth: Authenticator;
   /** The one entry for mail coming in (delivery/route.ts). */
   route: Route;
+  /** The recipient lookups route() makes (RCPT-time checks, multi-drop sorting). */
+  recipients: Recipients;
   logger: Logger;
   /** Certificate and key (PEM), for STARTTLS and implicit TLS listeners. */
   tls: SecureContextOptions;

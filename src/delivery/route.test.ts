@@ -10,7 +10,7 @@ import { createDirBlobStore } from '../store/blobs/dir.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Store, User } from '../store/types.js';
 import { ingest } from './ingest.js';
-import { createRoute, resolveRecipientForRcpt } from './route.js';
+import { createRecipients, createRoute } from './route.js';
 import type { MailEnvelope, Route } from './types.js';
 
 const CREDS = { passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA', scramSha256: null, sealedSecret: null };
@@ -176,21 +176,21 @@ describe('route()', () => {
     const r = result.recipients[0]!;
     assert.ok(r.status === 'failed' && r.temporary && r.code === 452 && r.enhanced === '4.2.2', JSON.stringify(r));
     assert.equal(await inbox(lena), 1);
-    const check = await resolveRecipientForRcpt(store, config, 'lena@example.test', { size: 150 });
+    const check = await createRecipients(store, config).checkRcpt('lena@example.test', { size: 150 });
     assert.ok(check.kind === 'tempfail' && check.reply.code === 452, JSON.stringify(check));
   });
 
   test('RCPT-time check: unknown 550 5.1.1, disabled 550 5.2.1, remote accepted, SIZE counted against quota', async () => {
     const mike = await user('mike', { quota: 10_000 });
-    let c = await resolveRecipientForRcpt(store, config, 'ghost@example.test');
+    let c = await createRecipients(store, config).checkRcpt('ghost@example.test');
     assert.ok(c.kind === 'reject' && c.reply.code === 550 && c.reply.enhanced === '5.1.1');
     await store.updateUser(mike.id, { enabled: false });
-    c = await resolveRecipientForRcpt(store, config, 'mike@example.test');
+    c = await createRecipients(store, config).checkRcpt('mike@example.test');
     assert.ok(c.kind === 'reject' && c.reply.enhanced === '5.2.1');
     await store.updateUser(mike.id, { enabled: true });
-    assert.equal((await resolveRecipientForRcpt(store, config, 'mike@example.test', { size: 5000 })).kind, 'accept');
-    assert.equal((await resolveRecipientForRcpt(store, config, 'mike@example.test', { size: 20_000 })).kind, 'tempfail');
-    assert.equal((await resolveRecipientForRcpt(store, config, 'far@remote.example')).kind, 'accept');
+    assert.equal((await createRecipients(store, config).checkRcpt('mike@example.test', { size: 5000 })).kind, 'accept');
+    assert.equal((await createRecipients(store, config).checkRcpt('mike@example.test', { size: 20_000 })).kind, 'tempfail');
+    assert.equal((await createRecipients(store, config).checkRcpt('far@remote.example')).kind, 'accept');
   });
 
   test('postmaster always reaches someone: the domainless form and postmaster@domain', async () => {

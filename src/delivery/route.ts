@@ -28,7 +28,7 @@ import type { MessageIndex } from '../core/mime/types.js';
 import { indexMessage } from '../core/mime/index.js';
 import type { BlobRef, DeliveryOutcome, DeliveryTarget, Store, User } from '../store/types.js';
 import { checkRecipientAtRcpt, defaultIsLocalDomain, resolveRecipient, type RcptCheck, type Resolution } from './recipients.js';
-import type { MailEnvelope, RecipientDisposition, Route, RouteResult } from './types.js';
+import type { MailEnvelope, Recipients, RecipientDisposition, Route, RouteResult } from './types.js';
 
 export { resolveRecipient, type Resolution } from './recipients.js';
 
@@ -40,14 +40,13 @@ export interface RouteOptions {
   isLocalDomain?: (domain: string) => Promise<boolean>;
 }
 
-/** What SMTP asks at RCPT time for an address in one of our domains. */
-export function resolveRecipientForRcpt(
-  store: Store,
-  config: Config,
-  address: string,
-  opts: { size?: number; isLocalDomain?: (domain: string) => Promise<boolean> } = {},
-): Promise<RcptCheck> {
-  return checkRecipientAtRcpt(store, address, { separator: config.smtp.subaddressSeparator, ...opts });
+/** The recipient lookups route() makes, for SMTP at RCPT time and fetch's multi-drop (ServiceContext.recipients). */
+export function createRecipients(store: Store, config: Config): Recipients {
+  const separator = config.smtp.subaddressSeparator;
+  return {
+    resolve: (address, opts = {}) => resolveRecipient(store, address, { separator, ...opts }),
+    checkRcpt: (address, opts = {}): Promise<RcptCheck> => checkRecipientAtRcpt(store, address, { separator, ...opts }),
+  };
 }
 
 type Failure = Extract<RecipientDisposition, { status: 'failed' }>;

@@ -5,6 +5,7 @@
  * route() decides per recipient: local mailbox(es) or the outbound queue.
  */
 import type { MessageIndex } from '../core/mime/types.js';
+import type { RcptCheck, Resolution } from './recipients.js';
 import type { BlobRef } from '../store/types.js';
 
 export type MailSource = 'mx' | 'submission' | 'fetch' | 'web' | 'forward' | 'bounce' | 'local';
@@ -42,4 +43,14 @@ export interface RouteResult {
  * `index` is the delivery-time index when the caller has it (ingest() returns
  * it); without it, route() reads the blob and indexes it itself.
  */
+/** Recipient lookups, the same route() makes; for SMTP's RCPT-time answers and fetch's multi-drop. */
+export interface Recipients {
+  /** What an address means: local users (after +tags, aliases, catch-alls, forwards), remote, unknown. */
+  resolve(address: string, opts?: { isLocalDomain?: (domain: string) => Promise<boolean> }): Promise<Resolution>;
+  /** The RCPT-time answer for an address (550 5.1.1 unknown, 452 4.2.2 full, ...); size = SIZE= when declared. */
+  checkRcpt(address: string, opts?: { size?: number; isLocalDomain?: (domain: string) => Promise<boolean> }): Promise<RcptCheck>;
+}
+
+export type { RcptCheck, RcptReply, Resolution } from './recipients.js';
+
 export type Route = (envelope: MailEnvelope, blob: BlobRef, index?: MessageIndex) => Promise<RouteResult>;

@@ -25,7 +25,6 @@ import type { SMTPServerAddress, SMTPServerAuthentication, SMTPServerAuthenticat
 import type { LoginContext, LoginFailure, Protocol } from '../auth/types.js';
 import { lookupKey, parseMailbox, type MailAddress } from '../core/address.js';
 import { checkConnect, checkHelo, checkRecipient, checkSender, checkSubmissionSender, type CheckResult, type Reply } from '../core/policy.js';
-import { resolveRecipientForRcpt } from '../delivery/route.js';
 import type { ServiceContext } from '../service.js';
 import type { User } from '../store/types.js';
 import { replies, smtpError, SmtpError, type SmtpReply } from './errors.js';
@@ -308,7 +307,7 @@ export function createSessionHooks(deps: SessionDeps) {
       throw refuse(s, toError(v.reply), 'RCPT');
     }
     if (v.destination === 'local') {
-      const check = await resolveRecipientForRcpt(ctx.store, config, raw, {
+      const check = await ctx.recipients.checkRcpt(raw, {
         size: s.declaredSize,
         isLocalDomain: (d) => policy.isLocalDomain(d),
       });
