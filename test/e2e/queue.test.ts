@@ -284,24 +284,31 @@ describe('direct delivery by MX', () => {
     assert.match(r.lastReply!, /Timed out/);
   });
 
-  test('stop() while a remote hangs returns within its bound; the recipient is deferred, not lost', async () => {
+  test('stop() while a remote hangs returns within its bound: the one in transaction is deferred, the one waiting for a slot is left untried', async () => {
     const hang = await startRawSmtp(async (c) => {
       if (!(await rawGreet(c))) return;
       await c.readLine(); // MAIL FROM: never answered
       await new Promise((r) => setTimeout(r, 10_000));
     });
     cleanups.push(() => hang.close());
-    const { runner } = runnerFor(hang.port, { timeout: 60 }, undefined, { stopTimeoutMs: 300 });
+    const { runner } = runnerFor(hang.port, { timeout: 60, connectionsPerHost: 1 }, undefined, { stopTimeoutMs: 300 });
     await server.deliver('stuck@remote.test', msg('stuck'), 'alice@example.org');
+    await server.deliver('waiting@remote.test', msg('waiting'), 'alice@example.org');
     await runner.start();
     for (let i = 0; i < 100 && hang.connections === 0; i++) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 100));
+    assert.equal(hang.connections, 1, 'one connection per host: the second message waits');
     const started = Date.now();
     await runner.stop();
     assert.ok(Date.now() - started < 3000, `stopped in ${Date.now() - started} ms`);
-    const r = (await onlyEntry()).recipients[0]!;
-    assert.equal(r.state, 'deferred');
-    assert.equal(r.attempts, 1);
+    const by = Object.fromEntries((await server.store.listQueue()).map((e) => [e.recipients[0]!.address, e.recipients[0]!]));
+    assert.equal(by['stuck@remote.test']!.state, 'deferred');
+    assert.equal(by['stuck@remote.test']!.attempts, 1);
+    assert.equal(by['waiting@remote.test']!.state, 'queued', 'not tried, so no attempt counted');
+    assert.equal(by['waiting@remote.test']!.attempts, 0);
+    assert.ok(by['waiting@remote.test']!.nextAttemptAt.getTime() <= Date.now(), 'still due');
+    const claimable = await server.store.claimQueue('other-node', new Date(Date.now() + 20_000), 10, 1000);
+    assert.ok(claimable.some((c) => c.entry.recipients[0]!.address === 'waiting@remote.test'), 'its lease was released');
   });
 
   test('dropped connection mid-transaction and garbage replies are deferred; nothing is delivered twice', async () => {

@@ -13,6 +13,8 @@
  *   again in plaintext at once (Postfix's "may" level), and remembered for an
  *   hour so the next message does not pay for the failure again. A smarthost
  *   with tls = "starttls" never falls back.
+ * - Shutdown while waiting for a connection slot throws PoolClosedError: the
+ *   message was not tried, and the caller must not count an attempt.
  * - A host that took part in a transaction gives the answer. When every host
  *   failed before that, the failure is temporary if any failed temporarily:
  *   only when every host refused for good (no address, 5xx greeting) is it final.

@@ -17,6 +17,14 @@
  */
 import type { OutboundConnection } from './connection.js';
 
+/** The pool was closed (shutdown) before a slot came free: the message was not tried. */
+export class PoolClosedError extends Error {
+  constructor() {
+    super('connection pool closed');
+    this.name = 'PoolClosedError';
+  }
+}
+
 export interface Slot {
   readonly key: string;
   /** A reused, still-open connection; null when the holder must open one. */
@@ -59,7 +67,7 @@ export class ConnectionPool {
 
   /** Wait for the right to talk to `key`; reuses an idle connection when there is one. */
   acquire(key: string): Promise<Slot> {
-    if (this.closed) return Promise.reject(new Error('connection pool closed'));
+    if (this.closed) return Promise.reject(new PoolClosedError());
     const reused = this.takeIdle(key);
     if (reused) return Promise.resolve({ key, connection: reused });
     if (this.hasRoom(key)) return Promise.resolve(this.grantNew(key));
@@ -155,7 +163,7 @@ export class ConnectionPool {
     return this.open.get(key) ?? 0;
   }
 
-  /** Close idle connections and refuse new work; waiters are rejected (their attempts end deferred). */
+  /** Close idle connections and refuse new work; waiters get PoolClosedError (their messages were not tried). */
   close(): void {
     this.closed = true;
     for (const [key, list] of this.idle) {
@@ -166,7 +174,7 @@ export class ConnectionPool {
       }
     }
     this.idle.clear();
-    for (const list of this.waiters.values()) for (const w of list) w.fail(new Error('connection pool closed'));
+    for (const list of this.waiters.values()) for (const w of list) w.fail(new PoolClosedError());
     this.waiters.clear();
     this.waiting = 0;
   }

@@ -21,6 +21,7 @@ import type { QueueClaim, QueueEntry, QueueRecipient, RecipientResult, Store } f
 import type { DkimSigner } from '../dkim.js';
 import { deliverToDestination, type DeliverContext, type OutboundMessage } from '../outbound/deliver.js';
 import { planDelivery, validSender } from '../outbound/plan.js';
+import { PoolClosedError } from '../outbound/pool.js';
 import type { Route } from '../types.js';
 import type { Clock } from './clock.js';
 import { queueReplies, unexpectedReply } from './errors.js';
@@ -114,6 +115,8 @@ async function deliverAll(entry: QueueEntry, recipients: QueueRecipient[], deps:
           outcomes.set(r.id, { ok: res.ok, temporary: res.temporary, reply: res.reply, host: res.host, fromRemote: res.fromRemote, remoteDsn: res.remoteDsn });
         });
       } catch (err) {
+        // Shut down before a connection came free: not tried, so not recorded (still due).
+        if (err instanceof PoolClosedError) return;
         for (const r of g.recipients) fail(r, true, unexpectedReply(err));
       }
     }),
@@ -139,14 +142,20 @@ export async function runAttempt(claim: QueueClaim, deps: AttemptDeps): Promise<
     outcomes = new Map(recipients.map((r) => [r.id, { ok: false, temporary: true, reply: unexpectedReply(err), host: null, fromRemote: false, remoteDsn: false }]));
   }
   const after = deps.clock.now();
+  // Recipients without an outcome were not tried (shutdown): they stay as they are, due.
+  const tried = recipients.filter((r) => outcomes.has(r.id));
+  if (tried.length === 0) {
+    await deps.store.releaseClaim(entry.id, deps.owner).catch(() => undefined);
+    return;
+  }
 
   // Decide each recipient's state.
   const results: RecipientResult[] = [];
   const bounced: ReportRecipient[] = [];
   const relayed: ReportRecipient[] = [];
   const deferred: ReportRecipient[] = [];
-  for (const r of recipients) {
-    const o = outcomes.get(r.id) ?? { ok: false, temporary: true, reply: queueReplies.localError('no outcome'), host: null, fromRemote: false, remoteDsn: false };
+  for (const r of tried) {
+    const o = outcomes.get(r.id)!;
     if (o.ok) {
       results.push({ recipientId: r.id, state: 'delivered', reply: o.reply, host: o.host });
       if (!o.remoteDsn) relayed.push({ recipient: r, reply: o.reply, host: o.host, fromRemote: o.fromRemote });

@@ -130,11 +130,16 @@ export class QueueRunner {
     this.loop = this.run();
   }
 
-  /** Stop claiming; let attempts in flight finish (bounded), then close connections. */
+  /**
+   * Stop claiming. Entries still waiting for a connection are released untried
+   * (they stay due, for the next start or another node); transactions under way
+   * may finish within the bound, then their connections are cut (deferred).
+   */
   async stop(): Promise<void> {
     this.running = false;
     this.wake();
     await this.loop;
+    this.pool.close();
     const all = Promise.allSettled([...this.inFlight.values()]);
     const bound = this.opts.stopTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
@@ -142,7 +147,6 @@ export class QueueRunner {
     clearTimeout(timer);
     if (timedOut) {
       this.opts.logger.warn({ inFlight: this.inFlight.size }, 'stopping: cutting connections of attempts still in flight');
-      this.pool.close();
       this.pool.abortActive();
       await all;
     }
