@@ -29,6 +29,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { StoreError } from '../errors.js';
+import { inTransaction, queryWithReconnect } from '../postgres/retry.js';
 import type { BlobRef, BlobStore } from '../types.js';
 
 export const CHUNK_SIZE = 256 * 1024;
@@ -74,6 +75,9 @@ interface BlobRow {
 
 export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOptions = {}): BlobStore & IdleDelete {
   const chunkSize = opts.chunkSize ?? CHUNK_SIZE;
+  /** Statements on the pool; one that met a dead connection (a restarted server) is sent again. */
+  const query = <R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig | string, values?: unknown[]) =>
+    queryWithReconnect<R>(pool, typeof config === 'string' ? { text: config, values } : config);
   let schema: Promise<void> | null = null;
 
   const ready = (): Promise<void> => {
@@ -91,48 +95,35 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
   const find = async (id: string): Promise<BlobRow> => {
     checkId(id);
     await ready();
-    const r = await pool.query<BlobRow>({ name: 'mr_blob_find', text: 'SELECT upload_id, size, chunk_size FROM blob_data WHERE id = $1', values: [id] });
+    const r = await query<BlobRow>({ name: 'mr_blob_find', text: 'SELECT upload_id, size, chunk_size FROM blob_data WHERE id = $1', values: [id] });
     if (!r.rows[0]) throw new StoreError('notFound', `blob ${id} not found`);
     return r.rows[0];
   };
 
   const writeChunk = (uploadId: string, n: number, data: Buffer) =>
-    pool.query({
+    query({
       name: 'mr_blob_chunk',
       text: 'INSERT INTO blob_chunks (upload_id, n, data, written_at) VALUES ($1, $2, $3, $4)',
       values: [uploadId, n, data, Date.now()],
     });
 
-  const dropUpload = (uploadId: string) => pool.query('DELETE FROM blob_chunks WHERE upload_id = $1', [uploadId]).catch(() => {});
+  const dropUpload = (uploadId: string) => query('DELETE FROM blob_chunks WHERE upload_id = $1', [uploadId]).catch(() => {});
 
   /** Gives the upload its name in one transaction; drops its chunks when the bytes were already there. */
   async function finish(uploadId: string, id: string, size: number): Promise<void> {
-    const client = await pool.connect();
-    let broken = false;
-    try {
-      await client.query('BEGIN');
-      const now = Date.now();
+    await inTransaction(pool, async (client) => {
       const r = await client.query<{ upload_id: string }>(
         `INSERT INTO blob_data (id, upload_id, size, chunk_size, created_at, written_at) VALUES ($1, $2, $3, $4, $5, $5)
          ON CONFLICT (id) DO UPDATE SET written_at = EXCLUDED.written_at RETURNING upload_id::text`,
-        [id, uploadId, size, chunkSize, now],
+        [id, uploadId, size, chunkSize, Date.now()],
       );
       if (r.rows[0]!.upload_id !== uploadId) await client.query('DELETE FROM blob_chunks WHERE upload_id = $1', [uploadId]);
-      await client.query('COMMIT');
-    } catch (err) {
-      broken = await client.query('ROLLBACK').then(
-        () => false,
-        () => true,
-      );
-      throw err;
-    } finally {
-      client.release(broken || undefined);
-    }
+    });
   }
 
   /** A blob of at most one chunk: named and stored in one statement (one round trip, one commit). */
   async function putSmall(id: string, data: Buffer): Promise<void> {
-    await pool.query({
+    await query({
       name: 'mr_blob_put_small',
       text: `WITH u AS (SELECT nextval('blob_uploads') AS upload_id),
              d AS (INSERT INTO blob_data (id, upload_id, size, chunk_size, created_at, written_at)
@@ -155,7 +146,7 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
       // Taken when the first full chunk is staged; a blob smaller than one chunk never needs one.
       let uploadId: string | null = null;
       const stage = async (chunk: Buffer) => {
-        uploadId ??= (await pool.query<{ id: string }>("SELECT nextval('blob_uploads')::text AS id")).rows[0]!.id;
+        uploadId ??= (await query<{ id: string }>("SELECT nextval('blob_uploads')::text AS id")).rows[0]!.id;
         await writeChunk(uploadId, n++, chunk);
       };
       try {
@@ -215,27 +206,25 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
           const n = k++;
           const from = n === Math.floor(start / cs) ? start - n * cs : 0;
           const to = n === last ? end - n * cs : cs;
-          pool
-            .query<{ data: Buffer }>({
-              name: 'mr_blob_read',
-              text: 'SELECT substring(data FROM $3 FOR $4) AS data FROM blob_chunks WHERE upload_id = $1 AND n = $2',
-              values: [uploadId, n, from + 1, to - from],
-            })
-            .then(
-              (r) => {
-                const data = r.rows[0]?.data;
-                if (!data) this.destroy(new StoreError('notFound', `blob ${id} lost its chunk ${n}`));
-                else this.push(data);
-              },
-              (err: unknown) => this.destroy(err as Error),
-            );
+          query<{ data: Buffer }>({
+            name: 'mr_blob_read',
+            text: 'SELECT substring(data FROM $3 FOR $4) AS data FROM blob_chunks WHERE upload_id = $1 AND n = $2',
+            values: [uploadId, n, from + 1, to - from],
+          }).then(
+            (r) => {
+              const data = r.rows[0]?.data;
+              if (!data) this.destroy(new StoreError('notFound', `blob ${id} lost its chunk ${n}`));
+              else this.push(data);
+            },
+            (err: unknown) => this.destroy(err as Error),
+          );
         },
       });
     },
 
     async read(id) {
       const row = await find(id);
-      const r = await pool.query<{ data: Buffer }>({
+      const r = await query<{ data: Buffer }>({
         name: 'mr_blob_read_all',
         text: 'SELECT data FROM blob_chunks WHERE upload_id = $1 ORDER BY n',
         values: [String(row.upload_id)],
@@ -251,13 +240,13 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
     async has(id) {
       if (!ID_RE.test(id)) return false;
       await ready();
-      return (await pool.query({ name: 'mr_blob_has', text: 'SELECT 1 FROM blob_data WHERE id = $1', values: [id] })).rowCount! > 0;
+      return (await query({ name: 'mr_blob_has', text: 'SELECT 1 FROM blob_data WHERE id = $1', values: [id] })).rowCount! > 0;
     },
 
     async delete(id) {
       checkId(id);
       await ready();
-      await pool.query({
+      await query({
         name: 'mr_blob_delete',
         text: `WITH d AS (DELETE FROM blob_data WHERE id = $1 RETURNING upload_id)
                DELETE FROM blob_chunks WHERE upload_id IN (SELECT upload_id FROM d)`,
@@ -268,7 +257,7 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
     async deleteIfIdleSince(id, since) {
       checkId(id);
       await ready();
-      const r = await pool.query<{ gone: boolean }>({
+      const r = await query<{ gone: boolean }>({
         name: 'mr_blob_delete_idle',
         text: `WITH d AS (DELETE FROM blob_data WHERE id = $1 AND written_at < $2 RETURNING upload_id),
                     c AS (DELETE FROM blob_chunks WHERE upload_id IN (SELECT upload_id FROM d))
@@ -283,7 +272,7 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
       const limit = olderThan?.getTime() ?? null;
       if (limit !== null) {
         // Chunks of uploads that never got a name and have been idle since the cutoff: a crash mid-put.
-        await pool.query(
+        await query(
           `DELETE FROM blob_chunks WHERE upload_id IN (
              SELECT c.upload_id FROM blob_chunks c WHERE NOT EXISTS (SELECT 1 FROM blob_data d WHERE d.upload_id = c.upload_id)
              GROUP BY c.upload_id HAVING max(c.written_at) < $1)`,
@@ -292,7 +281,7 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
       }
       let after = '';
       for (;;) {
-        const r = await pool.query<{ id: string }>({
+        const r = await query<{ id: string }>({
           name: 'mr_blob_list',
           text: 'SELECT id FROM blob_data WHERE id COLLATE "C" > $1 AND ($2::bigint IS NULL OR written_at < $2) ORDER BY id COLLATE "C" LIMIT 1000',
           values: [after, limit],
@@ -305,7 +294,7 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
 
     async usage() {
       await ready();
-      const r = await pool.query<{ n: string }>('SELECT coalesce(sum(size), 0)::text AS n FROM blob_data');
+      const r = await query<{ n: string }>('SELECT coalesce(sum(size), 0)::text AS n FROM blob_data');
       return Number(r.rows[0]!.n);
     },
 
@@ -315,22 +304,10 @@ export function createPostgresBlobStore(pool: pg.Pool, opts: PostgresBlobStoreOp
 }
 
 async function ensureSchema(pool: pg.Pool): Promise<void> {
-  const exists = await pool.query<{ t: string | null }>(`SELECT to_regclass('blob_chunks')::text AS t`);
+  const exists = await queryWithReconnect<{ t: string | null }>(pool, { text: `SELECT to_regclass('blob_chunks')::text AS t` });
   if (exists.rows[0]?.t) return;
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
     await client.query(SCHEMA);
-    await client.query('COMMIT');
-  } catch (err) {
-    broken = await client.query('ROLLBACK').then(
-      () => false,
-      () => true,
-    );
-    throw err;
-  } finally {
-    client.release(broken || undefined);
-  }
+  });
 }

@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StoreError } from '../errors.js';
 import type { BlobStore, ChangeBus, MailboxChange } from '../types.js';
+import { isConnectionLost, queryWithReconnect } from './retry.js';
 
 export type Row = Record<string, unknown>;
 
@@ -95,8 +96,10 @@ type Client = pg.Pool | pg.PoolClient;
 
 /** Named (prepared) unless dynamic: compiled search SQL varies per key, so it is sent unnamed. */
 async function exec(c: Client, sql: string, params: unknown[] = [], prepared = true): Promise<pg.QueryResult> {
+  const config: pg.QueryConfig = prepared ? { name: statementName(sql), text: sql, values: params } : { text: sql, values: params };
   try {
-    return prepared ? await c.query({ name: statementName(sql), text: sql, values: params }) : await c.query(sql, params);
+    // On the pool (not inside a transaction) a statement that met a dead connection is sent again.
+    return c instanceof pg.Pool ? await queryWithReconnect(c, config) : await c.query(config);
   } catch (err) {
     throw translate(err);
   }
@@ -112,7 +115,7 @@ export function queryable(c: Client, prepared = true): Queryable {
 
 /** SQLSTATEs after which the whole transaction is worth running again. */
 const RETRY = new Set(['40001', '40P01', '23505']);
-const MAX_ATTEMPTS = 5;
+const MAX_ATTEMPTS = 8;
 
 function translate(err: unknown): unknown {
   if (err instanceof StoreError) return err;
@@ -133,7 +136,7 @@ function translate(err: unknown): unknown {
     case '57P03': // cannot connect now
       return new StoreError('unavailable', `the database is unavailable: ${e.message}`);
     default:
-      return err;
+      return isConnectionLost(err) ? new StoreError('unavailable', `the database connection was lost: ${e.message}`) : err;
   }
 }
 
@@ -153,6 +156,13 @@ export function createCtx(pool: pg.Pool, blobs: BlobStore, bus: ChangeBus): Ctx 
       let result: T;
       try {
         await client.query('BEGIN');
+      } catch (err) {
+        // A dead pooled connection: nothing ran yet, so take a fresh one.
+        client.release(true);
+        if (isConnectionLost(err) && attempt < MAX_ATTEMPTS) continue;
+        throw translate(err);
+      }
+      try {
         result = await fn(t);
         await client.query('COMMIT');
       } catch (err) {

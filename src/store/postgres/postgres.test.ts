@@ -270,6 +270,23 @@ describe('postgres store', { skip: skip ?? false }, () => {
     }
   });
 
+  it('after the server drops every connection (a restart), the next put, delivery and read just work', async () => {
+    const s = await open();
+    const u = await makeUser(s);
+    const box = (await s.getMailbox(u.id, 'INBOX'))!;
+    for (let round = 0; round < 3; round++) {
+      // Fill the pool with idle connections, then have the server end them all.
+      await Promise.all([s.getUser(u.id), s.getUser(u.id), s.getUser(u.id), s.listMessages(box.id)]);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db.name]);
+      const m = await putMessage(s, { subject: `after restart ${round}` });
+      const [o] = await s.deliver(m.blob, m.index, [{ userId: u.id }]);
+      assert.equal(o!.ok, true);
+      assert.equal((await s.getUser(u.id))?.id, u.id);
+      assert.deepEqual(await s.blobs.read(m.blob.id), m.raw);
+    }
+    assert.equal((await s.listMessages(box.id)).length, 3);
+  });
+
   it('close() lets a delivery in flight commit', async () => {
     const s = await openPostgresStore({ url: db.url, blobs: 'postgres' });
     const u = await makeUser(s);
