@@ -29,7 +29,7 @@ import type { User } from '../store/types.js';
 import { commandTable, continueSasl, type SessionApi } from './commands/index.js';
 import { DotStuffer } from './dot-stuff.js';
 import { errors, Pop3Error } from './errors.js';
-import { Maildrop } from './maildrop.js';
+import { Maildrop, type DropMessage } from './maildrop.js';
 import { LineReader, parseCommand, type LineResult } from './parser.js';
 import type { SessionState } from './state.js';
 
@@ -54,6 +54,11 @@ export const limits = {
    */
   lockTtlMs: 60_000,
   lockRefreshMs: 20_000,
+  /**
+   * Messages up to this size (the stream's own chunk size) are read in one call
+   * and sent in one write, and the next one is read ahead; larger ones stream.
+   */
+  smallMessage: 64 * 1024,
   /** How long stop() lets a command in progress finish. */
   shutdownGraceMs: 2_000,
 };
@@ -95,6 +100,8 @@ export class Pop3Session implements SessionApi {
   private lock: { name: string; timer: NodeJS.Timeout; lost: boolean } | null = null;
   /** The open maildrop (from login to the end), for the retrieved marks whatever ends the session. */
   private maildrop: Maildrop | null = null;
+  /** The next small message, being read ahead of its RETR. */
+  private prefetched: { blobId: string; data: Promise<Buffer | null> } | null = null;
   private drainWaiters: Array<{ resolve(): void; reject(err: Error): void }> = [];
   private endWaiters: Array<() => void> = [];
 
@@ -141,18 +148,27 @@ export class Pop3Session implements SessionApi {
     this.write(`${line}\r\n`);
   }
 
-  async sendMessage(n: number, blobId: string, head: string, bodyLines?: number): Promise<void> {
+  async sendMessage(n: number, msg: DropMessage, head: string, bodyLines?: number): Promise<void> {
+    const stuffer = new DotStuffer(bodyLines === undefined ? {} : { bodyLines });
+    const status = Buffer.from(`+OK ${head}\r\n`);
+    if (msg.size <= limits.smallMessage) {
+      const data = await this.readSmall(n, msg);
+      if (bodyLines === undefined) this.prefetchAfter(n);
+      this.midResponse = true;
+      await this.writeAwait(Buffer.concat([status, stuffer.push(data), stuffer.end()]));
+      this.midResponse = false;
+      return;
+    }
     let source: Readable;
     try {
-      source = await this.ctx.store.blobs.open(blobId);
+      source = await this.ctx.store.blobs.open(msg.blobId);
     } catch (err) {
       if (isStoreError(err, 'notFound')) throw errors.messageGone(n);
       throw err;
     }
-    const stuffer = new DotStuffer(bodyLines === undefined ? {} : { bodyLines });
     // One chunk is held back so the status line goes out with the first chunk and
-    // the terminating ".\r\n" with the last: a small message is one write.
-    let pending: Buffer = Buffer.from(`+OK ${head}\r\n`);
+    // the terminating ".\r\n" with the last.
+    let pending: Buffer = status;
     try {
       for await (const chunk of source) {
         const out = stuffer.push(chunk);
@@ -168,6 +184,40 @@ export class Pop3Session implements SessionApi {
       this.midResponse = false;
     } finally {
       source.destroy();
+    }
+    if (bodyLines === undefined) this.prefetchAfter(n);
+  }
+
+  /** A small message in one read, the prefetched one when it is this. */
+  private async readSmall(n: number, msg: DropMessage): Promise<Buffer> {
+    const ahead = this.prefetched;
+    this.prefetched = null;
+    if (ahead && ahead.blobId === msg.blobId) {
+      const data = await ahead.data;
+      if (data) return data;
+    }
+    try {
+      return await this.ctx.store.blobs.read(msg.blobId);
+    } catch (err) {
+      if (isStoreError(err, 'notFound')) throw errors.messageGone(n);
+      throw err;
+    }
+  }
+
+  /**
+   * Clients retrieve in order (RETR 1, RETR 2, ...): read the next small message
+   * while this one travels to the client, so the disk wait overlaps the round trip.
+   */
+  private prefetchAfter(n: number): void {
+    const drop = this.maildrop;
+    if (!drop) return;
+    for (let next = n + 1; next <= drop.total; next++) {
+      const found = drop.get(next);
+      if (!found.ok) continue; // deleted: look further
+      if (found.msg.size > limits.smallMessage) return;
+      const data = this.ctx.store.blobs.read(found.msg.blobId).catch(() => null);
+      this.prefetched = { blobId: found.msg.blobId, data };
+      return;
     }
   }
 
@@ -202,6 +252,8 @@ export class Pop3Session implements SessionApi {
       throw errors.inUse();
     }
     try {
+      // The client may have gone while we waited for the store: then nobody would release the lock.
+      if (this.ended) throw new ConnectionClosed();
       const delay = config.pop3.loginDelay;
       // A lock that nobody releases and that expires after the delay: the first
       // login inside the window finds it held by an earlier session.
@@ -212,17 +264,19 @@ export class Pop3Session implements SessionApi {
       const inbox = await store.getMailbox(user.id, 'INBOX');
       if (!inbox) throw new Error(`user ${user.id} has no INBOX`);
       const maildrop = Maildrop.fromMeta(inbox.id, inbox.uidValidity, await store.listMessages(inbox.id));
+      if (this.ended) throw new ConnectionClosed();
       this.lock = { name, lost: false, timer: setInterval(() => void this.refreshLock(), limits.lockRefreshMs) };
       this.lock.timer.unref();
       this.maildrop = maildrop;
       this.state = { kind: 'transaction', user, maildrop };
       this.socket.setTimeout(this.ctx.config.pop3.timeout * 1000);
       const { count, size } = maildrop.stat();
+      this.prefetchAfter(0);
       this.log.info({ user: user.login, messages: count, octets: size }, 'login');
       this.ok(`${user.login} has ${count} messages (${size} octets)`);
     } catch (err) {
       await store.unlock(name, this.id).catch(() => {});
-      if (err instanceof Pop3Error) throw err;
+      if (err instanceof Pop3Error || err instanceof ConnectionClosed) throw err;
       this.log.error({ err, user: user.login }, 'opening the maildrop failed');
       throw errors.tempfail();
     }

@@ -14,7 +14,7 @@ export const retr = command<number>({
   parse: (cmd) => (cmd.args.length === 1 ? messageNumber(cmd.args[0]!) : errors.syntax('RETR msg')),
   async run(s, n) {
     const msg = messageAt(s, n);
-    await s.sendMessage(n, msg.blobId, `${msg.size} octets`);
+    await s.sendMessage(n, msg, `${msg.size} octets`);
     const drop = maildropOf(s);
     drop.retrieved.add(msg.uid);
     drop.seen.add(msg.uid);
@@ -34,7 +34,7 @@ export const top = command<{ n: number; lines: number }>({
   },
   async run(s, { n, lines }) {
     const msg = messageAt(s, n);
-    await s.sendMessage(n, msg.blobId, 'top of message follows', lines);
+    await s.sendMessage(n, msg, 'top of message follows', lines);
     maildropOf(s).retrieved.add(msg.uid);
   },
 });

@@ -8,6 +8,7 @@ import type { LoginContext, LoginFailure } from '../../auth/types.js';
 import type { ServiceContext } from '../../service.js';
 import type { User } from '../../store/types.js';
 import type { Pop3Error } from '../errors.js';
+import type { DropMessage } from '../maildrop.js';
 import type { ParsedCommand } from '../parser.js';
 import type { CommandState, SessionState } from '../state.js';
 
@@ -30,8 +31,8 @@ export interface SessionApi {
   multiline(head: string, lines: Iterable<string>): void;
   /** A raw line such as a SASL challenge ("+ base64"), CRLF added. */
   sendLine(line: string): void;
-  /** "+OK head", the stored message dot-stuffed (TOP: header + bodyLines lines), ".". */
-  sendMessage(n: number, blobId: string, head: string, bodyLines?: number): Promise<void>;
+  /** "+OK head", message n dot-stuffed (TOP: header + bodyLines lines), ".". */
+  sendMessage(n: number, msg: DropMessage, head: string, bodyLines?: number): Promise<void>;
   /** Answer "+OK" and switch the connection to TLS (RFC 2595). */
   startTls(): Promise<void>;
   /** Credentials are good: lock and open the maildrop, enter TRANSACTION, answer. Throws Pop3Error. */
