@@ -51,7 +51,10 @@ export async function migrate(pool: pg.Pool, migrations: Migration[] = postgresM
           await client.query('ROLLBACK').catch(() => {
             broken = true;
           });
-          throw new Error(`migration ${m.version} (${m.name}) failed: ${(err as Error).message}`);
+          const hint = /extension "pg_trgm"/.test((err as Error).message)
+            ? ' (mailroom needs the pg_trgm extension: have a superuser run CREATE EXTENSION pg_trgm in this database once, or make the mailroom user its owner)'
+            : '';
+          throw new Error(`migration ${m.version} (${m.name}) failed: ${(err as Error).message}${hint}`);
         }
         version = m.version;
       }
