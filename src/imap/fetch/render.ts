@@ -111,14 +111,23 @@ export async function runFetch(s: Session, uids: number[], req: FetchRequest, by
   const needs = needsOf(items);
 
   const all = !needs.index && listAllIsCheaper(s, mb.view.count, uids.length) ? await s.store.listMessages(mb.id) : null;
-  const fromList = all ? new Map(all.map((m) => [m.uid, m])) : null;
+  // Both lists are in UID order: walk them together (no map of 100,000 entries to build and collect).
+  let cursor = 0;
+  const fromList = (batch: number[]): MessageMeta[] => {
+    const out: MessageMeta[] = [];
+    for (const u of batch) {
+      while (cursor < all!.length && all![cursor]!.uid < u) cursor++;
+      if (cursor < all!.length && all![cursor]!.uid === u) out.push(all![cursor]!);
+    }
+    return out;
+  };
 
   const step = needs.bytes === 'none' ? BATCH : BYTES_BATCH;
   const metaOnly = items.every((i) => META_ITEMS.has(i.kind));
   for (let i = 0; i < uids.length; i += step) {
     const batch = uids.slice(i, i + step);
-    let records: Meta[] = fromList
-      ? batch.map((u) => fromList.get(u)).filter((m): m is MessageMeta => m !== undefined)
+    let records: Meta[] = all
+      ? fromList(batch)
       : needs.index || !s.store.getMessageMetas
         ? await s.store.getMessages(mb.id, batch)
         : await s.store.getMessageMetas(mb.id, batch);
