@@ -57,7 +57,7 @@ export class WireClient {
   }
 
   /** The next line (without CRLF); rejects if the connection closes first or after `timeoutMs`. */
-  async line(timeoutMs = 5000): Promise<string> {
+  async line(timeoutMs = 15_000): Promise<string> {
     const until = Date.now() + timeoutMs;
     for (;;) {
       const i = this.buf.indexOf('\r\n');

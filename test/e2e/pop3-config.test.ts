@@ -15,7 +15,7 @@ import { loadConfig, deepMerge } from '../../src/config/load.js';
 import { sweepRetention } from '../../src/pop3/retention.js';
 import { sampleMessage, WireClient } from '../../src/pop3/testing.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { baseTestConfig, spawnMailroom, startTestServer, writeTestConfig, type TestServer } from '../helpers/server.js';
+import { baseTestConfig, spawnMailroom, startTestServer, writeTestConfig, type SpawnedMailroom, type TestServer } from '../helpers/server.js';
 
 let n = 0;
 async function newUser(srv: TestServer, count: number): Promise<{ login: string; password: string }> {
@@ -213,6 +213,7 @@ describe('pop3 maildrop lock across servers and a crash', () => {
 
   it('kill -9 of the server during a session with DELE marks deletes nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailroom-pop3-kill-'));
+    let child: SpawnedMailroom | null = null;
     try {
       const configPath = await writeTestConfig(dir, { log: { level: 'info' } });
       const loaded = loadConfig({ path: configPath, env: {}, cwd: dir });
@@ -227,7 +228,7 @@ describe('pop3 maildrop lock across servers and a crash', () => {
         await prep.route({ mailFrom: 'a@example.com', rcptTo: [{ address: login }], source: 'local' }, blob);
       }
       await prep.stop();
-      const child = await spawnMailroom(configPath, { workers: 1 });
+      child = await spawnMailroom(configPath, { workers: 1, timeoutMs: 120_000 });
       const { c } = await open(child.port('pop3'));
       await c.cmd(`USER ${login}`);
       assert.match(await c.cmd('PASS kill-pass'), /^\+OK .* has 3 messages/);
@@ -240,6 +241,11 @@ describe('pop3 maildrop lock across servers and a crash', () => {
       assert.equal((await check.store.listMessages(inbox.id)).length, 3);
       await check.stop();
     } finally {
+      // A failed assertion must not leave the server running (the test process would never end).
+      if (child) {
+        child.kill('SIGKILL');
+        await child.exited;
+      }
       rmSync(dir, { recursive: true, force: true });
     }
   });
