@@ -136,7 +136,10 @@ function translate(err: unknown): unknown {
     case '57P03': // cannot connect now
       return new StoreError('unavailable', `the database is unavailable: ${e.message}`);
     default:
-      return isConnectionLost(err) ? new StoreError('unavailable', `the database connection was lost: ${e.message}`) : err;
+      if (isConnectionLost(err)) return new StoreError('unavailable', `the database connection was lost: ${e.message}`);
+      // pg-pool: no connection came free (or could be opened) within connectionTimeoutMillis.
+      if (!e.code && /timeout exceeded when trying to connect/i.test(e.message ?? '')) return new StoreError('unavailable', 'the database is busy or unreachable');
+      return err;
   }
 }
 
