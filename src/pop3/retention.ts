@@ -24,7 +24,8 @@ export interface SweepResult {
   skipped: number;
 }
 
-export async function sweepRetention(store: Store, days: number, logger: Logger, now = new Date()): Promise<SweepResult> {
+/** With `dryRun`, counts what would go (held maildrops included) and removes nothing. */
+export async function sweepRetention(store: Store, days: number, logger: Logger, now = new Date(), opts: { dryRun?: boolean } = {}): Promise<SweepResult> {
   const result: SweepResult = { users: 0, removed: 0, skipped: 0 };
   if (days <= 0) return result;
   const before = new Date(now.getTime() - days * DAY_MS);
@@ -33,7 +34,12 @@ export async function sweepRetention(store: Store, days: number, logger: Logger,
     result.users++;
     const inbox = await store.getMailbox(user.id, 'INBOX');
     if (!inbox) continue;
-    if ((await store.listRetrievedBefore(inbox.id, before)).length === 0) continue;
+    const due = await store.listRetrievedBefore(inbox.id, before);
+    if (due.length === 0) continue;
+    if (opts.dryRun) {
+      result.removed += due.length;
+      continue;
+    }
     const lock = `pop3:${user.id}`;
     if (!(await store.tryLock(lock, owner, 60_000))) {
       result.skipped++;

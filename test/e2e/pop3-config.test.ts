@@ -5,6 +5,7 @@
  * store, and a kill -9 in the middle of a session.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ import { loadConfig, deepMerge } from '../../src/config/load.js';
 import { sweepRetention } from '../../src/pop3/retention.js';
 import { sampleMessage, WireClient } from '../../src/pop3/testing.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { baseTestConfig, spawnMailroom, startTestServer, writeTestConfig, type SpawnedMailroom, type TestServer } from '../helpers/server.js';
+import { baseTestConfig, ROOT, spawnMailroom, startTestServer, TSX, writeTestConfig, type SpawnedMailroom, type TestServer } from '../helpers/server.js';
 
 let n = 0;
 async function newUser(srv: TestServer, count: number): Promise<{ login: string; password: string }> {
@@ -250,3 +251,47 @@ describe('pop3 maildrop lock across servers and a crash', () => {
     }
   });
 });
+
+describe('mailroom pop3 expire', () => {
+  it('counts with --dry-run, then removes messages retrieved longer ago than --days', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailroom-pop3-cli-'));
+    try {
+      const configPath = await writeTestConfig(dir);
+      const loaded = loadConfig({ path: configPath, env: {}, cwd: dir });
+      const srv = await startServer(loaded, { services: [], runsJobs: false });
+      await srv.store.addDomain('example.org');
+      const user = await srv.store.addUser({ login: 'old@example.org', address: 'old@example.org', credentials: await srv.auth.deriveCredentials('x-pass') });
+      const { ingest } = await import('../../src/delivery/ingest.js');
+      for (let i = 1; i <= 3; i++) {
+        const { blob } = await ingest(srv.store.blobs, Buffer.from(sampleMessage(i, user.address)));
+        await srv.route({ mailFrom: 'a@example.com', rcptTo: [{ address: user.address }], source: 'local' }, blob);
+      }
+      const inbox = (await srv.store.getMailbox(user.id, 'INBOX'))!;
+      const [a, b, c] = (await srv.store.listMessages(inbox.id)).map((m) => m.uid);
+      await srv.store.markRetrieved(inbox.id, [a!, b!], new Date(Date.now() - 10 * 86_400_000));
+      await srv.store.markRetrieved(inbox.id, [c!], new Date());
+      await srv.stop();
+      const cli = (args: string[]) =>
+        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          execFile(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), 'pop3', 'expire', '--config', configPath, ...args], { cwd: dir, env: { ...process.env, MAILROOM_CONFIG: '' } }, (err, out, errOut) =>
+            resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errOut }),
+          );
+        });
+      const off = await cli([]);
+      assert.notEqual(off.code, 0);
+      assert.match(off.err, /retention is off/);
+      const dry = await cli(['--days', '7', '--dry-run', '--json']);
+      assert.equal(dry.code, 0, dry.err);
+      assert.equal(JSON.parse(dry.out).wouldRemove, 2);
+      const real = await cli(['--days', '7', '--json']);
+      assert.equal(real.code, 0, real.err);
+      assert.equal(JSON.parse(real.out).removed, 2);
+      const check = await startServer(loaded, { services: [], runsJobs: false });
+      assert.deepEqual((await check.store.listMessages(inbox.id)).map((m) => m.uid), [c]);
+      await check.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+

@@ -8,6 +8,7 @@ import { registerFetchCommands } from './fetch.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerQueueCommands } from './queue.js';
 import { registerDkimCommands } from './dkim.js';
+import { registerPop3Commands } from '../../pop3/cli.js';
 
 export type RegisterCommands = (program: Command, cli: CliContext) => void;
 
@@ -16,4 +17,5 @@ export const commandGroups: RegisterCommands[] = [
   registerDkimCommands,
   registerFetchCommands,
   registerPolicyCommands,
+  registerPop3Commands,
 ];
