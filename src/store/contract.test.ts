@@ -2,13 +2,8 @@
  * Runs the Store contract suite (src/store/contract/suite.ts) against every
  * backend. SQLite always runs (a temp dir per run).
  *
- * PostgreSQL hook: the PostgreSQL store adds one call here, e.g.
- *
- *   if ((await pgReachable()) || process.env.CI === 'true') {
- *     storeContract('postgres', openPostgresForContract);   // a fresh database per run
- *   }
- *
- * (under CI=true it must run, never skip).
+ * PostgreSQL runs the same suite in contract-postgres.test.ts (a fresh
+ * database per run; skipped only when unreachable and CI is not "true").
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -42,7 +42,9 @@ export async function openStore(loaded: LoadedConfig, opts: { bus?: ChangeBus; m
       store = await openPostgresStore({ url, blobs, bus: opts.bus });
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new StoreOpenError(`cannot connect to PostgreSQL at ${redact(url)}: ${e.code === 'ECONNREFUSED' ? 'connection refused (is the server running?)' : e.message}`);
+      const unreachable = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', '3D000', '28P01', '28000'].includes(String(e.code));
+      const why = e.code === 'ECONNREFUSED' ? 'connection refused (is the server running?)' : e.message;
+      throw new StoreOpenError(unreachable ? `cannot connect to PostgreSQL at ${redact(url)}: ${why}` : `opening the PostgreSQL store at ${redact(url)} failed: ${why}`);
     }
   } else if (url.startsWith('sqlite:')) {
     const { openSqliteStore } = await import('./sqlite/index.js');
