@@ -11,6 +11,8 @@ export interface RetrieveResult {
   /** Octets of the multi-line bodies as received (dot-stuffing included). */
   bytes: number;
   ms: number;
+  /** From connect to the answer to PASS (the password check is part of it). */
+  loginMs: number;
 }
 
 const END = Buffer.from('\r\n.\r\n');
@@ -99,6 +101,7 @@ export async function retrieveAll(port: number, user: string, password: string, 
     if (!greeting.startsWith('+OK')) throw new Error(`greeting: ${greeting}`);
     await c.cmd(`USER ${user}`);
     await c.cmd(`PASS ${password}`);
+    const loginMs = performance.now() - t0;
     const count = Number((await c.cmd('STAT')).split(' ')[1]);
     let bytes = 0;
     for (let i = 1; i <= count; i++) {
@@ -106,7 +109,7 @@ export async function retrieveAll(port: number, user: string, password: string, 
       bytes += await c.multiline();
     }
     await c.cmd('QUIT');
-    return { messages: count, bytes, ms: performance.now() - t0 };
+    return { messages: count, bytes, ms: performance.now() - t0, loginMs };
   } finally {
     socket.destroy();
   }
