@@ -3,7 +3,7 @@
  * provider: POP3 and IMAP, single-drop and multi-drop, keep and delete, the
  * scheduler of a running server, and a big first poll.
  *
- * Uses Dovecot users user91..user96 only (other suites use the low numbers),
+ * Uses Dovecot users user91..user97 only (other suites use the low numbers),
  * and wipes only those. Skips when Dovecot is not installed/configured, unless CI=true.
  */
 import { after, before, describe, it } from 'node:test';
@@ -22,7 +22,7 @@ const logger = pino({ level: process.env.TEST_LOG ?? 'silent' });
 const avail = peersAvailable();
 const skip = !avail.ok && process.env.CI !== 'true' ? `Dovecot peer not available (${avail.ok ? '' : avail.reason}); CI=true would fail instead` : false;
 
-const USERS = ['user91', 'user92', 'user93', 'user94', 'user95', 'user96'];
+const USERS = ['user91', 'user92', 'user93', 'user94', 'user95', 'user96', 'user97'];
 let server: TestServer;
 let secrets: { seal(p: string): string; unseal(s: string): string };
 let alice: User;
@@ -161,6 +161,25 @@ describe('fetch from Dovecot', { skip }, () => {
     const unseen = doveadm(['search', '-u', 'user94', 'mailbox', 'INBOX', 'UNSEEN']).trim().split('\n').filter(Boolean);
     assert.equal(unseen.length, 4, 'fetching did not mark anything \\Seen');
     assert.equal((await server.store.listQueue()).length, 0);
+  });
+
+  it('POP3, multi-drop, delete: a shared mailbox split among local users, emptied remotely', async () => {
+    const raw = (headers: string, n: number) => Buffer.from(`Message-ID: <pm${n}@sender.test>\r\nFrom: x@sender.test\r\nSubject: pm ${n}\r\n${headers}\r\nbody ${n}\r\n`);
+    await loadMaildir('user97', [
+      raw('Envelope-To: alice@firm.test, bob@firm.test\r\n', 1),
+      raw('Delivered-To: alice+lists@firm.test\r\n', 2),
+      raw('Received: from mx.provider.test by pop.provider.test for <bob@firm.test>; Tue, 2 Jan 2024 10:00:00 +0000\r\nTo: list@lists.outside.test\r\n', 3),
+      raw('Subject-less: and no recipients\r\n', 4),
+    ]);
+    const before = { a: (await inbox(alice)).length, b: (await inbox(bob)).length, p: (await inbox(postmaster)).length };
+    const acct = await account('user97', { mode: 'multi', targetUserId: postmaster.id, keep: 'delete' });
+    const r = await pollAccount(acct, deps());
+    assert.equal(r.error, null, r.error?.summary);
+    assert.equal(r.fetched, 4);
+    assert.deepEqual((await inbox(alice)).slice(before.a).map(messageId), ['<pm1@sender.test>', '<pm2@sender.test>']);
+    assert.deepEqual((await inbox(bob)).slice(before.b).map(messageId), ['<pm1@sender.test>', '<pm3@sender.test>']);
+    assert.deepEqual((await inbox(postmaster)).slice(before.p).map(messageId), ['<pm4@sender.test>']);
+    assert.equal(remoteCount('user97'), 0);
   });
 
   it('a wrong password and a Dovecot port with nobody listening are recorded, not thrown', async () => {
