@@ -11,7 +11,7 @@ import { BenchClient } from './client.js';
 import { startDovecotBench, startMailroomBench, type BenchServer } from './servers.js';
 
 const DOVECOT_MAX = 2000;
-const USERS = 20;
+const USERS = 20; // Dovecot allows 2,000 connections per user and IP: 100 per user here
 
 /** PSS in KiB of a set of processes. */
 export function pssKib(pids: number[]): number {

@@ -120,15 +120,23 @@ export async function runMix(opts: {
         }
       } catch (err) {
         if (result.errors.length < 5) result.errors.push(`${op}: ${(err as Error).message}`);
+        // Only completed commands count; a lost connection ends this client.
+        if (/connection closed/.test((err as Error).message)) break;
+        continue;
       }
       result.commands += n;
       byOp[op].count += n;
       byOp[op].ms.push(performance.now() - t0);
     }
     // Leave the mailbox as it was.
-    for (const u of appended) {
-      await c.cmd(`UID STORE ${u} +FLAGS.SILENT (\\Deleted)`);
-      await c.cmd(`UID EXPUNGE ${u}`);
+    try {
+      await c.cmd('SELECT INBOX');
+      for (const u of appended) {
+        await c.cmd(`UID STORE ${u} +FLAGS.SILENT (\\Deleted)`);
+        await c.cmd(`UID EXPUNGE ${u}`);
+      }
+    } catch (err) {
+      result.errors.push(`cleanup: ${(err as Error).message}`);
     }
     await c.cmd('LOGOUT').catch(() => {});
   } finally {

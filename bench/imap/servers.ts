@@ -113,9 +113,13 @@ async function loadMailroom(cfgPath: string, users: string[], spec: LoadSpec): P
   await store.close();
 }
 
-/** Dovecot users for IMAP benches: the top of the peers' range, so the POP3 bench (user1..) is not disturbed. */
+/**
+ * Dovecot users for IMAP benches: user80 downwards, clear of the other benches
+ * sharing the peers (POP3 and SMTP take user1.., fetch user98 and user99).
+ */
 export function dovecotUsers(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => peerUser(100 - i));
+  if (n > 40) throw new RangeError('the IMAP bench uses at most 40 Dovecot users (user41..user80)');
+  return Array.from({ length: n }, (_, i) => peerUser(80 - i));
 }
 
 export async function startDovecotBench(spec: LoadSpec): Promise<BenchServer> {
@@ -123,7 +127,16 @@ export async function startDovecotBench(spec: LoadSpec): Promise<BenchServer> {
   if (!ok.ok) throw new Error(`Dovecot peer unavailable: ${ok.reason}`);
   await startPeers(['dovecot']);
   const users = dovecotUsers(spec.users);
-  await wipeMailboxes(users);
+  // Dovecot may still be writing index files of a mailbox we remove: try again.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await wipeMailboxes(users);
+      break;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
   await loadMaildir(users, spec.messages);
   return {
     name: 'dovecot',
