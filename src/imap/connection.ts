@@ -122,6 +122,11 @@ export class Connection {
     return this.closed;
   }
 
+  /** The client will send nothing more (it half-closed or the socket is gone). */
+  get inputEnded(): boolean {
+    return this.ended || this.closed;
+  }
+
   /** Next reader event, waiting for bytes as needed; 'eof' when the client went away. */
   async next(): Promise<InputEvent> {
     for (;;) {

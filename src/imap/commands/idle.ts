@@ -31,10 +31,17 @@ export const idleCommand = command({
           if (line.kind === 'line' && line.text.toString('latin1').trim().toUpperCase() === 'DONE') break;
           throw bad(null, 'Expected DONE');
         }
-        if (s.conn.isClosed) throw bad(null, 'Connection closed');
-        const timer = new Promise<void>((r) => setTimeout(r, POLL_MS).unref());
-        await Promise.race([s.conn.inputArrived(), timer]);
-        if (s.conn.isClosed) throw bad(null, 'Connection closed');
+        // A client that half-closed will never send DONE: end here, or inputArrived()
+        // would resolve at once forever and spin.
+        if (s.conn.inputEnded) throw bad(null, 'Connection closed');
+        let timer: NodeJS.Timeout | undefined;
+        const tick = new Promise<void>((r) => (timer = setTimeout(r, POLL_MS)));
+        try {
+          await Promise.race([s.conn.inputArrived(), tick]);
+        } finally {
+          clearTimeout(timer);
+        }
+        if (s.conn.inputEnded) throw bad(null, 'Connection closed');
       }
     } finally {
       s.idling = false;
