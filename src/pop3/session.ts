@@ -306,6 +306,12 @@ export class Pop3Session implements SessionApi {
     }
     this.state = { kind: 'update' };
     const drop = state.maildrop;
+    // Confirm the lock before deleting: if it lapsed (a stalled process) another
+    // session may hold the maildrop now, and its view must not change under it.
+    if (this.lock && !this.lock.lost) {
+      const held = await this.ctx.store.tryLock(this.lock.name, this.id, limits.lockTtlMs).catch(() => false);
+      if (!held) this.lock.lost = true;
+    }
     if (this.lock?.lost) {
       this.write(errors.lockLost().line());
       this.close();
