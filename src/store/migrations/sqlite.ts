@@ -258,4 +258,40 @@ ALTER TABLE blobs ADD COLUMN search_state INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX blobs_search_pending ON blobs(seq) WHERE search_state = 0 AND index_json IS NOT NULL;
 `,
   },
+  {
+    version: 3,
+    name: 'blob texts in their own table',
+    // A blobs row held the index JSON and the whole decoded text, so reading
+    // any column after them (search_state, sent_day) walked the row's overflow
+    // pages: a SEARCH over 100k messages read gigabytes. Now blobs rows are a
+    // few dozen bytes and the large values live in blob_index, read only for
+    // the messages that need them. indexed = a blob_index row exists.
+    sql: `
+CREATE TABLE blob_index (
+  seq INTEGER PRIMARY KEY,               -- blobs.seq
+  hdrs_text TEXT NOT NULL,
+  index_json TEXT NOT NULL,
+  body_text TEXT NOT NULL
+);
+INSERT INTO blob_index (seq, hdrs_text, index_json, body_text)
+  SELECT seq, coalesce(hdrs_text, ''), index_json, coalesce(body_text, '') FROM blobs WHERE index_json IS NOT NULL;
+CREATE TABLE blobs_v3 (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL,
+  refs INTEGER NOT NULL DEFAULT 0,
+  released_at INTEGER,
+  indexed INTEGER NOT NULL DEFAULT 0,
+  search_state INTEGER NOT NULL DEFAULT 0,
+  sent_day TEXT,
+  created_at INTEGER NOT NULL
+);
+INSERT INTO blobs_v3 (seq, id, size, refs, released_at, indexed, search_state, sent_day, created_at)
+  SELECT seq, id, size, refs, released_at, index_json IS NOT NULL, search_state, sent_day, created_at FROM blobs;
+DROP TABLE blobs;
+ALTER TABLE blobs_v3 RENAME TO blobs;
+CREATE INDEX blobs_released ON blobs(released_at) WHERE refs <= 0;
+CREATE INDEX blobs_search_pending ON blobs(seq) WHERE search_state = 0 AND indexed = 1;
+`,
+  },
 ];

@@ -23,6 +23,7 @@ export function gcApi(ctx: Ctx): GcApi {
       const row = stmt('SELECT seq, search_state FROM blobs WHERE id = ? AND refs <= 0').get(id) as { seq: number; search_state: number } | undefined;
       if (!row) return false;
       if (row.search_state !== 0) stmt('DELETE FROM blob_search WHERE rowid = ?').run(row.seq);
+      stmt('DELETE FROM blob_index WHERE seq = ?').run(row.seq);
       stmt('DELETE FROM blobs WHERE seq = ?').run(row.seq);
       return true;
     });

@@ -50,30 +50,26 @@ export function toMeta(r: MessageRow): MessageMeta {
  * entry is written here only when the store indexes inline (see search-index.ts).
  */
 export function ensureBlob(ctx: Ctx, blob: BlobRef, index: MessageIndex | null): void {
-  const row = ctx.stmt('SELECT seq, index_json IS NOT NULL AS indexed FROM blobs WHERE id = ?').get(blob.id) as
-    | { seq: number; indexed: number }
-    | undefined;
+  const row = ctx.stmt('SELECT seq, indexed FROM blobs WHERE id = ?').get(blob.id) as { seq: number; indexed: number } | undefined;
   if (row && (row.indexed || !index)) return;
-  const { text, ...rest } = index ?? ({} as Partial<MessageIndex>);
-  const hdrs = index ? headerSearchText(index.headers) : null;
-  const body = index ? (text ?? '') : null;
-  const json = index ? JSON.stringify(rest) : null;
   let seq: number;
   if (!row) {
     const now = ctx.now();
     seq = (
       ctx
-        .stmt(
-          `INSERT INTO blobs (id, size, refs, released_at, index_json, body_text, hdrs_text, sent_day, created_at)
-           VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-        )
-        .get(blob.id, blob.size, now, json, body, hdrs, index?.sentDay ?? null, now) as { seq: number }
+        .stmt('INSERT INTO blobs (id, size, refs, released_at, indexed, sent_day, created_at) VALUES (?, ?, 0, ?, ?, ?, ?) RETURNING seq')
+        .get(blob.id, blob.size, now, index ? 1 : 0, index?.sentDay ?? null, now) as { seq: number }
     ).seq;
   } else {
     seq = row.seq;
-    ctx.stmt('UPDATE blobs SET index_json = ?, body_text = ?, hdrs_text = ?, sent_day = ? WHERE seq = ?').run(json, body, hdrs, index?.sentDay ?? null, seq);
+    ctx.stmt('UPDATE blobs SET indexed = 1, sent_day = ? WHERE seq = ?').run(index!.sentDay ?? null, seq);
   }
-  if (index && ctx.indexInline) indexBlobText(ctx, seq, hdrs!, body!);
+  if (!index) return;
+  const { text, ...rest } = index;
+  const hdrs = headerSearchText(index.headers);
+  const body = text ?? '';
+  ctx.stmt('INSERT INTO blob_index (seq, hdrs_text, index_json, body_text) VALUES (?, ?, ?, ?)').run(seq, hdrs, JSON.stringify(rest), body);
+  if (ctx.indexInline) indexBlobText(ctx, seq, hdrs, body);
 }
 
 /** Adds (or with n < 0 releases) references; a blob at zero gets its release time for GC. */
@@ -129,7 +125,7 @@ export function messagesApi(ctx: Ctx): MessagesApi {
 
   const textOf = (blobId: string): string => {
     try {
-      return (stmt('SELECT body_text FROM blobs WHERE id = ?').get(blobId) as { body_text: string | null } | undefined)?.body_text ?? '';
+      return (stmt('SELECT x.body_text FROM blobs b JOIN blob_index x ON x.seq = b.seq WHERE b.id = ?').get(blobId) as { body_text: string } | undefined)?.body_text ?? '';
     } catch {
       return ''; // store closed
     }
@@ -151,8 +147,8 @@ export function messagesApi(ctx: Ctx): MessagesApi {
     async getMessages(mailboxId, uids) {
       if (uids.length === 0) return [];
       const rows = stmt(
-        `SELECT m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.blob_id, b.index_json
-         FROM messages m JOIN blobs b ON b.id = m.blob_id
+        `SELECT m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size, m.blob_id, x.index_json
+         FROM messages m JOIN blobs b ON b.id = m.blob_id LEFT JOIN blob_index x ON x.seq = b.seq
          WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid`,
       ).all(mailboxId, jsonList(uids)) as Array<MessageRow & { index_json: string | null }>;
       return rows.map((r): MessageRecord => {

@@ -55,11 +55,14 @@ export function indexPending(ctx: Ctx, limit: number, budgetMs = Infinity): numb
   try {
     return ctx.write(() => {
       const rows = ctx
-        .stmt('SELECT seq, hdrs_text, body_text FROM blobs WHERE search_state = 0 AND index_json IS NOT NULL ORDER BY seq LIMIT ?')
-        .all(limit) as Array<{ seq: number; hdrs_text: string | null; body_text: string | null }>;
+        .stmt(
+          `SELECT b.seq, x.hdrs_text, x.body_text FROM blobs b JOIN blob_index x ON x.seq = b.seq
+           WHERE b.search_state = 0 AND b.indexed = 1 ORDER BY b.seq LIMIT ?`,
+        )
+        .all(limit) as Array<{ seq: number; hdrs_text: string; body_text: string }>;
       let n = 0;
       for (const r of rows) {
-        indexBlobText(ctx, r.seq, r.hdrs_text ?? '', r.body_text ?? '');
+        indexBlobText(ctx, r.seq, r.hdrs_text, r.body_text);
         n++;
         if (performance.now() - start > budgetMs) break;
       }
@@ -71,7 +74,7 @@ export function indexPending(ctx: Ctx, limit: number, budgetMs = Infinity): numb
 }
 
 export function pendingCount(ctx: Ctx): number {
-  return (ctx.stmt('SELECT count(*) AS n FROM blobs WHERE search_state = 0 AND index_json IS NOT NULL').get() as { n: number }).n;
+  return (ctx.stmt('SELECT count(*) AS n FROM blobs WHERE search_state = 0 AND indexed = 1').get() as { n: number }).n;
 }
 
 export interface SearchIndexer {

@@ -50,6 +50,10 @@ export function trigramQuery(needle: string): string | null {
   return [...grams].map((g) => `"${g.replace(/"/g, '""')}"`).join(' ');
 }
 
+// The large texts are read only for the rows that get this far (blobs rows stay small).
+const HDRS = '(SELECT hdrs_text FROM blob_index WHERE seq = b.seq)';
+const BODY = '(SELECT body_text FROM blob_index WHERE seq = b.seq)';
+
 /** Candidate filter: fully indexed blobs holding every trigram, or blobs not (fully) indexed. */
 const CANDIDATE = '(b.search_state <> 1 OR b.seq IN (SELECT rowid FROM blob_search WHERE blob_search MATCH ?))';
 
@@ -174,7 +178,7 @@ export function compileSearch(key: SearchKey, now: number, uidsOf?: () => number
         const q = trigramQuery(needle);
         if (q) params.push(q);
         params.push(field, needle);
-        return q ? `(${CANDIDATE} AND mr_header(b.hdrs_text, ?, ?))` : 'mr_header(b.hdrs_text, ?, ?)';
+        return q ? `(${CANDIDATE} AND mr_header(${HDRS}, ?, ?))` : `mr_header(${HDRS}, ?, ?)`;
       }
       case 'body': {
         const needle = k.value.toLowerCase();
@@ -183,7 +187,7 @@ export function compileSearch(key: SearchKey, now: number, uidsOf?: () => number
         const q = trigramQuery(needle);
         if (q) params.push(q);
         params.push(needle);
-        return q ? `(${CANDIDATE} AND mr_contains(b.body_text, ?))` : 'mr_contains(b.body_text, ?)';
+        return q ? `(${CANDIDATE} AND mr_contains(${BODY}, ?))` : `mr_contains(${BODY}, ?)`;
       }
       case 'text': {
         const needle = k.value.toLowerCase();
@@ -192,7 +196,7 @@ export function compileSearch(key: SearchKey, now: number, uidsOf?: () => number
         const q = trigramQuery(needle);
         if (q) params.push(q);
         params.push(needle, needle);
-        const check = '(mr_contains(b.hdrs_text, ?) OR mr_contains(b.body_text, ?))';
+        const check = `(mr_contains(${HDRS}, ?) OR mr_contains(${BODY}, ?))`;
         return q ? `(${CANDIDATE} AND ${check})` : check;
       }
       case 'modseq':

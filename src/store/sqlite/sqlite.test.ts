@@ -17,6 +17,7 @@ import { makeUser, putMessage } from '../contract/fixtures.js';
 import { sqliteMigrations } from '../migrations/sqlite.js';
 import type { Store } from '../types.js';
 import { openDatabase } from './db.js';
+import { migrate } from './migrate.js';
 import type { SearchKey } from '../../core/search-key.js';
 import { openSqliteStore, type SqliteStore } from './index.js';
 import { INDEXED_TEXT_CHARS } from './search-index.js';
@@ -85,6 +86,31 @@ describe('sqlite store', () => {
     raw.prepare('INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)').run(latest + 100, 'from the future', Date.now());
     raw.close();
     await assert.rejects(open('migrate'), /newer than this mailroom/);
+  });
+
+  it('migration 3 moves the blob texts of a version-2 database into blob_index', () => {
+    const db = openDatabase(join(dir, 'v2.db'));
+    try {
+      assert.equal(migrate(db, sqliteMigrations.filter((m) => m.version <= 2)), 2);
+      const insert = db.prepare(
+        `INSERT INTO blobs (id, size, refs, released_at, index_json, body_text, hdrs_text, sent_day, created_at, search_state)
+         VALUES (?, 10, ?, NULL, ?, ?, ?, '2024-01-02', 1, ?)`,
+      );
+      insert.run('a'.repeat(64), 1, '{"subject":"s"}', 'body text', 'subject: s', 1);
+      insert.run('b'.repeat(64), 0, null, null, null, 0);
+      assert.equal(migrate(db), sqliteMigrations.at(-1)!.version);
+      const blobs = db.prepare('SELECT id, refs, indexed, search_state, sent_day FROM blobs ORDER BY id').all();
+      assert.deepEqual(blobs, [
+        { id: 'a'.repeat(64), refs: 1, indexed: 1, search_state: 1, sent_day: '2024-01-02' },
+        { id: 'b'.repeat(64), refs: 0, indexed: 0, search_state: 0, sent_day: '2024-01-02' },
+      ]);
+      assert.deepEqual(db.prepare('SELECT hdrs_text, index_json, body_text FROM blob_index').all(), [
+        { hdrs_text: 'subject: s', index_json: '{"subject":"s"}', body_text: 'body text' },
+      ]);
+      assert.equal(db.pragma('foreign_key_check').length, 0);
+    } finally {
+      db.close();
+    }
   });
 
   it('keeps everything across close and reopen', async () => {
