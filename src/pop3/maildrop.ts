@@ -77,6 +77,12 @@ export class Maildrop {
     return uidlOf(this.uidValidity, msg.uid);
   }
 
+  /** The first message after n not marked deleted, or null. */
+  nextLive(n: number): DropMessage | null {
+    for (let i = Math.max(n, 0); i < this.messages.length; i++) if (!this.deleted.has(i + 1)) return this.messages[i]!;
+    return null;
+  }
+
   /** Mark for deletion; the caller has checked `get(n)`. */
   delete(n: number): void {
     this.deleted.add(n);

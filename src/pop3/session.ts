@@ -19,19 +19,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { LoginContext, LoginFailure } from '../auth/types.js';
 import type { ServiceContext } from '../service.js';
-import { isStoreError } from '../store/errors.js';
 import type { User } from '../store/types.js';
 import { commandTable, continueSasl, type SessionApi } from './commands/index.js';
-import { DotStuffer } from './dot-stuff.js';
 import { errors, Pop3Error } from './errors.js';
+import { MaildropLock } from './lock.js';
 import { Maildrop, type DropMessage } from './maildrop.js';
+import { MessageReader } from './message-reader.js';
 import { LineReader, parseCommand, type LineResult } from './parser.js';
 import type { SessionState } from './state.js';
+import { applyUpdate, recordMarks } from './update.js';
 
 export const limits = {
   /** Bad commands (unknown, wrong state, bad arguments) before the connection is closed. */
@@ -47,18 +47,6 @@ export const limits = {
    * logged-in sessions; an unauthenticated connection holding a slot gets less.
    */
   preLoginTimeout: 60,
-  /**
-   * Maildrop lock: lifetime and refresh interval. A process that dies without
-   * unlocking (kill -9, power loss) leaves the maildrop "in use" for at most the
-   * lifetime, so it is short; the refresh costs one small write per session per interval.
-   */
-  lockTtlMs: 60_000,
-  lockRefreshMs: 20_000,
-  /**
-   * Messages up to this size (the stream's own chunk size) are read in one call
-   * and sent in one write, and the next one is read ahead; larger ones stream.
-   */
-  smallMessage: 64 * 1024,
   /** How long stop() lets a command in progress finish. */
   shutdownGraceMs: 2_000,
 };
@@ -97,11 +85,10 @@ export class Pop3Session implements SessionApi {
   private firstCommand = true;
   /** Part of a multi-line reply has been written: an error now must close the connection. */
   private midResponse = false;
-  private lock: { name: string; timer: NodeJS.Timeout; lost: boolean } | null = null;
+  private lock: MaildropLock | null = null;
   /** The open maildrop (from login to the end), for the retrieved marks whatever ends the session. */
   private maildrop: Maildrop | null = null;
-  /** The next small message, being read ahead of its RETR. */
-  private prefetched: { blobId: string; data: Promise<Buffer | null> } | null = null;
+  private readonly messages: MessageReader;
   private drainWaiters: Array<{ resolve(): void; reject(err: Error): void }> = [];
   private endWaiters: Array<() => void> = [];
 
@@ -111,6 +98,7 @@ export class Pop3Session implements SessionApi {
   ) {
     this.socket = socket;
     this.ctx = opts.ctx;
+    this.messages = new MessageReader(opts.ctx.store.blobs);
     this.secure = socket instanceof TLSSocket;
     this.ip = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.log = opts.logger.child({ session: this.id, ip: this.ip });
@@ -149,76 +137,12 @@ export class Pop3Session implements SessionApi {
   }
 
   async sendMessage(n: number, msg: DropMessage, head: string, bodyLines?: number): Promise<void> {
-    const stuffer = new DotStuffer(bodyLines === undefined ? {} : { bodyLines });
-    const status = Buffer.from(`+OK ${head}\r\n`);
-    if (msg.size <= limits.smallMessage) {
-      const data = await this.readSmall(n, msg);
-      if (bodyLines === undefined) this.prefetchAfter(n);
+    for await (const piece of this.messages.reply(n, msg, head, bodyLines)) {
       this.midResponse = true;
-      await this.writeAwait(Buffer.concat([status, stuffer.push(data), stuffer.end()]));
-      this.midResponse = false;
-      return;
+      await this.writeAwait(piece);
     }
-    let source: Readable;
-    try {
-      source = await this.ctx.store.blobs.open(msg.blobId);
-    } catch (err) {
-      if (isStoreError(err, 'notFound')) throw errors.messageGone(n);
-      throw err;
-    }
-    // One chunk is held back so the status line goes out with the first chunk and
-    // the terminating ".\r\n" with the last.
-    let pending: Buffer = status;
-    try {
-      for await (const chunk of source) {
-        const out = stuffer.push(chunk);
-        if (out.length) {
-          this.midResponse = true;
-          await this.writeAwait(pending);
-          pending = out;
-        }
-        if (stuffer.done) break;
-      }
-      this.midResponse = true;
-      await this.writeAwait(Buffer.concat([pending, stuffer.end()]));
-      this.midResponse = false;
-    } finally {
-      source.destroy();
-    }
-    if (bodyLines === undefined) this.prefetchAfter(n);
-  }
-
-  /** A small message in one read, the prefetched one when it is this. */
-  private async readSmall(n: number, msg: DropMessage): Promise<Buffer> {
-    const ahead = this.prefetched;
-    this.prefetched = null;
-    if (ahead && ahead.blobId === msg.blobId) {
-      const data = await ahead.data;
-      if (data) return data;
-    }
-    try {
-      return await this.ctx.store.blobs.read(msg.blobId);
-    } catch (err) {
-      if (isStoreError(err, 'notFound')) throw errors.messageGone(n);
-      throw err;
-    }
-  }
-
-  /**
-   * Clients retrieve in order (RETR 1, RETR 2, ...): read the next small message
-   * while this one travels to the client, so the disk wait overlaps the round trip.
-   */
-  private prefetchAfter(n: number): void {
-    const drop = this.maildrop;
-    if (!drop) return;
-    for (let next = n + 1; next <= drop.total; next++) {
-      const found = drop.get(next);
-      if (!found.ok) continue; // deleted: look further
-      if (found.msg.size > limits.smallMessage) return;
-      const data = this.ctx.store.blobs.read(found.msg.blobId).catch(() => null);
-      this.prefetched = { blobId: found.msg.blobId, data };
-      return;
-    }
+    this.midResponse = false;
+    if (bodyLines === undefined) this.messages.readAhead(this.maildrop?.nextLive(n) ?? null);
   }
 
   async startTls(): Promise<void> {
@@ -239,15 +163,14 @@ export class Pop3Session implements SessionApi {
 
   async completeLogin(user: User): Promise<void> {
     const { store, config } = this.ctx;
-    const name = `pop3:${user.id}`;
-    let locked: boolean;
+    let lock: MaildropLock | null;
     try {
-      locked = await store.tryLock(name, this.id, limits.lockTtlMs);
+      lock = await MaildropLock.acquire(store, user.id, this.id, this.log);
     } catch (err) {
       this.log.error({ err, user: user.login }, 'maildrop lock failed');
       throw errors.tempfail();
     }
-    if (!locked) {
+    if (!lock) {
       this.log.info({ user: user.login }, 'maildrop in use');
       throw errors.inUse();
     }
@@ -265,17 +188,17 @@ export class Pop3Session implements SessionApi {
       if (!inbox) throw new Error(`user ${user.id} has no INBOX`);
       const maildrop = Maildrop.fromMeta(inbox.id, inbox.uidValidity, await store.listMessages(inbox.id));
       if (this.ended) throw new ConnectionClosed();
-      this.lock = { name, lost: false, timer: setInterval(() => void this.refreshLock(), limits.lockRefreshMs) };
-      this.lock.timer.unref();
+      lock.startRefreshing();
+      this.lock = lock;
       this.maildrop = maildrop;
       this.state = { kind: 'transaction', user, maildrop };
       this.socket.setTimeout(this.ctx.config.pop3.timeout * 1000);
       const { count, size } = maildrop.stat();
-      this.prefetchAfter(0);
+      this.messages.readAhead(maildrop.nextLive(0));
       this.log.info({ user: user.login, messages: count, octets: size }, 'login');
       this.ok(`${user.login} has ${count} messages (${size} octets)`);
     } catch (err) {
-      await store.unlock(name, this.id).catch(() => {});
+      await lock.release();
       if (err instanceof Pop3Error || err instanceof ConnectionClosed) throw err;
       this.log.error({ err, user: user.login }, 'opening the maildrop failed');
       throw errors.tempfail();
@@ -305,34 +228,8 @@ export class Pop3Session implements SessionApi {
       return;
     }
     this.state = { kind: 'update' };
-    const drop = state.maildrop;
-    // Confirm the lock before deleting: if it lapsed (a stalled process) another
-    // session may hold the maildrop now, and its view must not change under it.
-    if (this.lock && !this.lock.lost) {
-      const held = await this.ctx.store.tryLock(this.lock.name, this.id, limits.lockTtlMs).catch(() => false);
-      if (!held) this.lock.lost = true;
-    }
-    if (this.lock?.lost) {
-      this.write(errors.lockLost().line());
-      this.close();
-      return;
-    }
-    await this.flushMarks(drop);
-    const uids = drop.deletedUids();
-    let reply: string;
-    if (uids.length) {
-      try {
-        const { uids: removed } = await this.ctx.store.expunge(drop.mailboxId, uids);
-        this.log.info({ user: state.user.login, deleted: removed.length }, 'update');
-        reply = `+OK ${this.ctx.config.hostname} POP3 server signing off (${drop.stat().count} messages left)`;
-      } catch (err) {
-        this.log.error({ err, user: state.user.login }, 'expunge at QUIT failed');
-        reply = errors.expungeFailed().line().trimEnd();
-      }
-    } else {
-      reply = `+OK ${this.ctx.config.hostname} POP3 server signing off (${drop.stat().count} messages left)`;
-    }
-    this.write(`${reply}\r\n`);
+    const log = this.log.child({ user: state.user.login });
+    this.write(await applyUpdate(this.ctx.store, state.maildrop, this.lock, this.ctx.config.hostname, log));
     this.close();
   }
 
@@ -431,40 +328,10 @@ export class Pop3Session implements SessionApi {
     const state = this.state;
     this.state = { kind: 'closed' };
     if (state.kind === 'transaction') this.log.info({ user: state.user.login }, 'connection ended without QUIT; nothing deleted');
-    if (this.maildrop) await this.flushMarks(this.maildrop);
+    if (this.maildrop) await recordMarks(this.ctx.store, this.maildrop, this.log);
     if (this.lock) {
-      clearInterval(this.lock.timer);
-      await this.ctx.store.unlock(this.lock.name, this.id).catch((err) => this.log.warn({ err }, 'unlock failed'));
+      await this.lock.release();
       this.lock = null;
-    }
-  }
-
-  private async refreshLock(): Promise<void> {
-    const lock = this.lock;
-    if (!lock || lock.lost) return;
-    try {
-      if (!(await this.ctx.store.tryLock(lock.name, this.id, limits.lockTtlMs))) {
-        lock.lost = true;
-        this.log.warn({ lock: lock.name }, 'maildrop lock lost to another session');
-      }
-    } catch (err) {
-      // The store being briefly unavailable does not lose the lock: its TTL outlasts a few refreshes.
-      this.log.warn({ err }, 'maildrop lock refresh failed');
-    }
-  }
-
-  /** Write the retrieved marks (retention) and \Seen flags of messages not being deleted. */
-  private async flushMarks(drop: Maildrop): Promise<void> {
-    const deleted = new Set(drop.deletedUids());
-    const retrieved = [...drop.retrieved].filter((u) => !deleted.has(u));
-    const seen = [...drop.seen].filter((u) => !deleted.has(u));
-    drop.retrieved.clear();
-    drop.seen.clear();
-    try {
-      if (retrieved.length) await this.ctx.store.markRetrieved(drop.mailboxId, retrieved);
-      if (seen.length) await this.ctx.store.storeFlags(drop.mailboxId, seen, 'add', ['\\Seen']);
-    } catch (err) {
-      this.log.warn({ err }, 'could not record retrieved messages');
     }
   }
 
