@@ -108,8 +108,10 @@ async function list(s: Session, args: ListArgs, lsub: boolean): Promise<void> {
       childSubscribed: hasSubscribedChild.has(name),
     };
     if (wantSubscribed && !entry.subscribed) {
-      // LSUB shows unsubscribed parents of subscribed names as \Noselect; extended LIST only with RECURSIVEMATCH.
-      if (lsub ? !entry.childSubscribed : !(args.select.has('RECURSIVEMATCH') && entry.childSubscribed)) continue;
+      // LSUB shows an unsubscribed parent (\Noselect) only when "%" hides a subscribed child
+      // (RFC 3501 6.3.9); extended LIST shows it only with RECURSIVEMATCH (RFC 5258).
+      const hidden = () => [...subscriptions].some((n) => n.startsWith(name + SEPARATOR) && !matchers.some((m) => m(n)));
+      if (lsub ? !(entry.childSubscribed && hidden()) : !(args.select.has('RECURSIVEMATCH') && entry.childSubscribed)) continue;
     }
     if (args.select.has('SPECIAL-USE') && !entry.mailbox?.specialUse) {
       if (!(args.select.has('RECURSIVEMATCH') && [...byName.values()].some((m) => m.specialUse && m.name.startsWith(name + SEPARATOR)))) continue;
