@@ -145,7 +145,10 @@ export async function spawnMailroom(configPath: string, opts: { timeoutMs?: numb
   let out = '';
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   const listeners = await new Promise<ListenerInfo[]>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`mailroom did not become ready in time; output:\n${out}`)), opts.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never leave a half-started server behind
+      rej(new Error(`mailroom did not become ready in time; output:\n${out}`));
+    }, opts.timeoutMs ?? 60_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       for (const line of out.split('\n')) {
