@@ -108,7 +108,8 @@ export class SelectedMailbox {
     this.own.clear();
 
     // Expunges of messages in the view: announce now, or keep for later.
-    for (const uid of expunged) if (this.view.has(uid) && !this.pending.includes(uid)) this.pending.push(uid);
+    const already = new Set(this.pending);
+    for (const uid of expunged) if (this.view.has(uid) && !already.has(uid)) this.pending.push(uid);
     this.pending.sort((a, b) => a - b);
     if (opts.expunges && this.pending.length > 0) {
       const gone = this.pending;
@@ -140,7 +141,9 @@ export class SelectedMailbox {
     }
 
     // Flag changes by others, for messages the client knows of.
-    const uids = [...flagged].filter((u) => this.view.has(u) && !this.pending.includes(u) && !appended.includes(u));
+    const pending = new Set(this.pending);
+    const fresh = new Set(appended);
+    const uids = [...flagged].filter((u) => this.view.has(u) && !pending.has(u) && !fresh.has(u));
     if (uids.length > 0) {
       for (let i = 0; i < uids.length; i += 500) {
         const part = uids.slice(i, i + 500);
