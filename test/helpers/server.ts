@@ -3,6 +3,7 @@
  * sockets on 127.0.0.1 with ephemeral ports), in-process or as a child process.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -112,14 +113,37 @@ function snakeKeys(v: unknown): unknown {
   return v;
 }
 
-/** Write a mailroom.toml (from camelCase overrides on top of the test base) and a certificate into dir. */
+/** A port that was free a moment ago (the kernel's pick for port 0). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+/**
+ * Write a mailroom.toml (from camelCase overrides on top of the test base) and a
+ * certificate into dir. Listeners get explicit free ports, not 0: under
+ * node:cluster every port-0 listener of a worker would share one handle.
+ */
 export async function writeTestConfig(dir: string, overrides: Record<string, unknown> = {}): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
   await writeCert(dataDir);
   const path = join(dir, 'mailroom.toml');
-  writeFileSync(path, stringify(snakeKeys(deepMerge(baseTestConfig(dataDir), overrides)) as Record<string, unknown>));
+  const ports = {
+    smtp: { port: await freePort() },
+    submission: { port: await freePort(), tlsPort: await freePort() },
+    pop3: { port: await freePort(), tlsPort: await freePort() },
+    imap: { port: await freePort(), tlsPort: await freePort() },
+    web: { port: await freePort() },
+  };
+  writeFileSync(path, stringify(snakeKeys(deepMerge(deepMerge(baseTestConfig(dataDir), ports), overrides)) as Record<string, unknown>));
   return path;
 }
 
