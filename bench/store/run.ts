@@ -6,6 +6,10 @@
  * 10,000 messages, a header SEARCH and a body SEARCH.
  *
  *   npm run bench:store -- [--count N] [--dir PATH] [--keep] [--inflight K]
+ *                          [--search-index background|inline|manual]
+ *
+ * --search-index: when the substring search index is built (default
+ * background, as the server runs; manual = after the appends, timed apart).
  *
  * Not part of `npm test`.
  */
@@ -28,6 +32,7 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
     inflight: { type: 'string', default: '32' },
+    'search-index': { type: 'string', default: 'background' },
   },
 });
 const count = Number(values.count);
@@ -35,7 +40,9 @@ const inflight = Math.max(1, Number(values.inflight));
 if (!Number.isInteger(count) || count < 1) throw new Error('--count must be a positive integer');
 
 const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'mailroom-bench-'));
-const store = await openSqliteStore({ path: join(dir, 'mailroom.db'), blobs: createDirBlobStore(join(dir, 'blobs')), bus: new LocalBus() });
+const searchIndex = values['search-index'] as 'background' | 'inline' | 'manual';
+if (!['background', 'inline', 'manual'].includes(searchIndex)) throw new Error('--search-index must be background, inline or manual');
+const store = await openSqliteStore({ path: join(dir, 'mailroom.db'), blobs: createDirBlobStore(join(dir, 'blobs')), bus: new LocalBus(), searchIndex });
 
 const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 1 });
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
@@ -53,7 +60,7 @@ try {
   const user = await store.addUser({ login: 'bench', address: `bench@${domain}`, credentials: { passwordHash: 'x', scramSha256: null, sealedSecret: null } });
   const inbox = (await store.getMailbox(user.id, 'INBOX'))!;
 
-  console.log(`mailroom store bench: ${fmt(count)} messages into one mailbox, ${inflight} in flight, in ${dir}`);
+  console.log(`mailroom store bench: ${fmt(count)} messages into one mailbox, ${inflight} in flight, search index ${searchIndex}, in ${dir}`);
   let bytes = 0;
   let done = 0;
   let next = 0;

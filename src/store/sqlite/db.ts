@@ -35,7 +35,7 @@ export interface Ctx {
   /** Write search index entries inside the delivery transaction (else: background, search-index.ts). */
   indexInline: boolean;
   /** Called after commits that left blobs to index. */
-  afterDeliver(): void;
+  afterDeliver(count: number): void;
 }
 
 export function openDatabase(path: string, opts: { busyTimeoutMs?: number } = {}): Db {
@@ -82,7 +82,7 @@ export function createCtx(db: Db, blobs: BlobStore, bus: ChangeBus): Ctx {
       pending = null;
     }
     publishAll(bus, events);
-    ctx.afterDeliver();
+    ctx.afterDeliver(items.length);
     items.forEach((item, i) => {
       const r = results[i]!;
       if (r.ok) item.resolve(r.value);

@@ -67,7 +67,7 @@ export async function openSqliteStore(opts: SqliteStoreOptions): Promise<SqliteS
   if (opts.searchIndex === 'manual') indexer.stop();
   else if (!ctx.indexInline) {
     ctx.afterDeliver = indexer.poke;
-    indexer.poke(); // whatever an earlier run or another process left pending
+    setImmediate(() => indexer.poke()); // whatever an earlier run or another process left pending
   }
   let closed = false;
 

@@ -78,44 +78,59 @@ export function pendingCount(ctx: Ctx): number {
 }
 
 export interface SearchIndexer {
-  /** Ask for a pass soon (after deliveries). */
-  poke(): void;
+  /** `count` blobs were delivered: index them soon. */
+  poke(count?: number): void;
   /** Index everything pending now; resolves with the number indexed. */
   drain(): Promise<number>;
   stop(): void;
 }
 
 /**
- * Background indexing: after a poke, index in slices of at most `sliceMs` of
- * work (one transaction each), yielding to the event loop between slices so
- * that sessions and deliveries go first, until nothing is pending. A slow timer
- * also picks up blobs that another process delivered.
+ * Background indexing. Small transactions make FTS5 flush and merge tiny
+ * segments, so the indexer waits for work to gather: it runs when at least
+ * `minBatch` deliveries are waiting, or once deliveries pause for `settleMs`.
+ * Each run indexes for at most `sliceMs` (one transaction), then yields to the
+ * event loop so that sessions and deliveries go first, and goes on while a
+ * backlog remains. A slow timer picks up blobs that another process delivered.
  */
-export function startSearchIndexer(ctx: Ctx, opts: { sliceMs?: number; idleMs?: number } = {}): SearchIndexer {
-  const sliceMs = opts.sliceMs ?? 8;
+export function startSearchIndexer(ctx: Ctx, opts: { sliceMs?: number; minBatch?: number; settleMs?: number; idleMs?: number } = {}): SearchIndexer {
+  const sliceMs = opts.sliceMs ?? 25;
+  const minBatch = opts.minBatch ?? 32;
+  const settleMs = opts.settleMs ?? 100;
   const batch = 256;
-  let scheduled: NodeJS.Immediate | null = null;
+  let waiting = 0;
+  let immediate: NodeJS.Immediate | null = null;
+  let settle: NodeJS.Timeout | null = null;
   let stopped = false;
 
   const pass = () => {
-    scheduled = null;
+    immediate = null;
     if (stopped) return;
+    waiting = 0;
     let n = 0;
     try {
       n = indexPending(ctx, batch, sliceMs);
     } catch {
       return; // busy or closing: the idle timer tries again later
     }
-    if (n > 0) schedule();
+    // Stopped by the time budget or the batch size: more may be waiting.
+    if (n > 0) runSoon();
   };
-  const schedule = () => {
-    if (!scheduled && !stopped) scheduled = setImmediate(pass);
+  const runSoon = () => {
+    if (!immediate && !stopped) immediate = setImmediate(pass);
   };
-  const timer = setInterval(schedule, opts.idleMs ?? 5000);
+  const timer = setInterval(runSoon, opts.idleMs ?? 5000);
   timer.unref();
 
   return {
-    poke: schedule,
+    poke(count = 1) {
+      if (stopped) return;
+      waiting += count;
+      if (waiting >= minBatch) return runSoon();
+      if (settle) clearTimeout(settle);
+      settle = setTimeout(runSoon, settleMs);
+      settle.unref();
+    },
     async drain() {
       let total = 0;
       for (let n = batch; n === batch; total += n) n = indexPending(ctx, batch);
@@ -124,8 +139,10 @@ export function startSearchIndexer(ctx: Ctx, opts: { sliceMs?: number; idleMs?: 
     stop() {
       stopped = true;
       clearInterval(timer);
-      if (scheduled) clearImmediate(scheduled);
-      scheduled = null;
+      if (immediate) clearImmediate(immediate);
+      if (settle) clearTimeout(settle);
+      immediate = null;
+      settle = null;
     },
   };
 }

@@ -107,7 +107,7 @@ describe('sqlite store', () => {
       assert.deepEqual(db.prepare('SELECT hdrs_text, index_json, body_text FROM blob_index').all(), [
         { hdrs_text: 'subject: s', index_json: '{"subject":"s"}', body_text: 'body text' },
       ]);
-      assert.equal(db.pragma('foreign_key_check').length, 0);
+      assert.equal((db.pragma('foreign_key_check') as unknown[]).length, 0);
     } finally {
       db.close();
     }
