@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAuthenticator } from '../../src/auth/index.js';
 import { loadConfig } from '../../src/config/load.js';
-import { ingest } from '../../src/delivery/ingest.js';
+import { ingest } from '../../src/store/ingest.js';
 import { openStore } from '../../src/store/open.js';
 import { spawnMailroom, writeTestConfig } from '../../test/helpers/server.js';
 import { loadMaildir, PEER_PASSWORD, PEER_PORTS, peerPids, peersAvailable, peerUser, processTree, startPeers, wipeMailboxes } from '../peers/peers.js';

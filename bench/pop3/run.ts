@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
-import { ingest } from '../../src/delivery/ingest.js';
+import { ingest } from '../../src/store/ingest.js';
 import { startServer } from '../../src/server.js';
 import { spawnMailroom, writeTestConfig, type SpawnedMailroom } from '../../test/helpers/server.js';
 import { corpusSummary, generateCorpus } from '../peers/corpus.js';

@@ -24,7 +24,7 @@ import pino from 'pino';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import { DkimSigner } from '../../src/delivery/dkim.js';
-import { ingest } from '../../src/delivery/ingest.js';
+import { ingest } from '../../src/store/ingest.js';
 import { createDnsResolver } from '../../src/delivery/outbound/dns.js';
 import { startTestDns } from '../../src/delivery/outbound/testing.js';
 import { QueueRunner } from '../../src/delivery/queue/runner.js';

@@ -9,7 +9,7 @@ import { LocalBus } from '../store/bus.js';
 import { createDirBlobStore } from '../store/blobs/dir.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Store, User } from '../store/types.js';
-import { ingest } from './ingest.js';
+import { ingest } from '../store/ingest.js';
 import { createRecipients, createRoute } from './route.js';
 import type { MailEnvelope, Route } from './types.js';
 

@@ -26,7 +26,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { MessageIndex } from '../core/mime/types.js';
-import { ingest } from '../delivery/ingest.js';
+import { ingest } from '../store/ingest.js';
 import type { RecipientDisposition, Route } from '../delivery/types.js';
 import type { BlobRef, ExternalAccount, Id, Store, User } from '../store/types.js';
 import { FetchError } from './errors.js';

@@ -21,7 +21,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Readable } from 'node:stream';
-import { ingest } from '../delivery/ingest.js';
+import { ingest } from '../store/ingest.js';
 import type { ListenerInfo, Service, ServiceContext } from '../service.js';
 import { isAppendMessageLiteral } from './commands/append.js';
 import { Connection } from './connection.js';

@@ -43,7 +43,7 @@ export interface ImapContext {
   timeout: number;
   /** Message headers recently fetched, shared by the service's sessions. */
   headerCache: HeaderCache;
-  /** Ingests an APPEND literal into the blob store (delivery/ingest.ts). */
+  /** Ingests an APPEND literal into the blob store (store/ingest.ts). */
   ingest: (source: NodeJS.ReadableStream | Buffer, maxBytes: number) => Promise<IngestResult>;
 }
 

@@ -24,7 +24,7 @@
 import { Readable } from 'node:stream';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { formatAddress, lookupKey, parseMailbox, stripSubaddress } from '../core/address.js';
-import { ingest } from '../delivery/ingest.js';
+import { ingest } from '../store/ingest.js';
 import type { MailEnvelope, RecipientDisposition } from '../delivery/types.js';
 import type { ServiceContext } from '../service.js';
 import { authenticateMessage, type DnsResolve } from './authenticate.js';

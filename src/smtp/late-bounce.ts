@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { buildDsn, isAutomatedReport, wantsReport } from '../core/dsn.js';
-import { ingest } from '../delivery/ingest.js';
+import { ingest } from '../store/ingest.js';
 import type { MailEnvelope, RecipientDisposition, Route } from '../delivery/types.js';
 import type { BlobStore } from '../store/types.js';
 

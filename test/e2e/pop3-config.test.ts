@@ -217,7 +217,7 @@ describe('pop3 maildrop lock across servers and a crash', () => {
       const login = 'killed@example.org';
       await prep.store.addDomain('example.org');
       const user = await prep.store.addUser({ login, address: login, credentials: await prep.auth.deriveCredentials('kill-pass') });
-      const { ingest } = await import('../../src/delivery/ingest.js');
+      const { ingest } = await import('../../src/store/ingest.js');
       for (let i = 1; i <= 3; i++) {
         const { blob } = await ingest(prep.store.blobs, Buffer.from(sampleMessage(i, login)));
         await prep.route({ mailFrom: 'a@example.com', rcptTo: [{ address: login }], source: 'local' }, blob);
@@ -255,7 +255,7 @@ describe('mailroom pop3 expire', () => {
       const srv = await startServer(loaded, { services: [], runsJobs: false });
       await srv.store.addDomain('example.org');
       const user = await srv.store.addUser({ login: 'old@example.org', address: 'old@example.org', credentials: await srv.auth.deriveCredentials('x-pass') });
-      const { ingest } = await import('../../src/delivery/ingest.js');
+      const { ingest } = await import('../../src/store/ingest.js');
       for (let i = 1; i <= 3; i++) {
         const { blob } = await ingest(srv.store.blobs, Buffer.from(sampleMessage(i, user.address)));
         await srv.route({ mailFrom: 'a@example.com', rcptTo: [{ address: user.address }], source: 'local' }, blob);

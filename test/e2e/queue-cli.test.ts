@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig, type LoadedConfig } from '../../src/config/load.js';
-import { ingest } from '../../src/delivery/ingest.js';
+import { ingest } from '../../src/store/ingest.js';
 import { FLUSH_SETTING } from '../../src/delivery/queue/runner.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/types.js';

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
-import { ingest } from '../../src/delivery/ingest.js';
+import { ingest } from '../../src/store/ingest.js';
 import { startSmtpSink, startTestDns } from '../../src/delivery/outbound/testing.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/types.js';

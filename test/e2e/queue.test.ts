@@ -154,7 +154,7 @@ describe('direct delivery by MX', () => {
     const { runner } = runnerFor(s.port);
     await server.route(
       { mailFrom: 'alice@example.org', rcptTo: [{ address: 'a@remote.test' }, { address: 'b@remote.test' }, { address: 'c@implicit.test' }], source: 'submission' },
-      (await import('../../src/delivery/ingest.js').then((m) => m.ingest(server.store.blobs, Buffer.from(msg('together'))))).blob,
+      (await import('../../src/store/ingest.js').then((m) => m.ingest(server.store.blobs, Buffer.from(msg('together'))))).blob,
     );
     await runner.runOnce();
     const together = s.messages.find((m) => m.to.includes('a@remote.test'))!;
@@ -189,7 +189,7 @@ describe('direct delivery by MX', () => {
     });
     const { runner, clock } = runnerFor(s.port);
     const before = (await inbox(alice)).length;
-    const { ingest } = await import('../../src/delivery/ingest.js');
+    const { ingest } = await import('../../src/store/ingest.js');
     const { blob } = await ingest(server.store.blobs, Buffer.from(msg('partial')));
     await server.route({ mailFrom: 'alice@example.org', rcptTo: ['ok', 'gone', 'full'].map((l) => ({ address: `${l}@remote.test` })), source: 'submission' }, blob);
     await runner.runOnce();
@@ -361,7 +361,7 @@ describe('direct delivery by MX', () => {
   test('null MX and NXDOMAIN bounce; SERVFAIL and a DNS timeout defer; a malformed recipient in the queue bounces', async () => {
     const s = await sink();
     const { runner } = runnerFor(s.port);
-    const { ingest } = await import('../../src/delivery/ingest.js');
+    const { ingest } = await import('../../src/store/ingest.js');
     const { blob } = await ingest(server.store.blobs, Buffer.from(msg('dns')));
     await server.store.enqueue({
       sender: 'alice@example.org',
@@ -488,7 +488,7 @@ describe('giving up, warnings, and bounces that must not loop', () => {
   });
 
   test('NOTIFY=NEVER suppresses the bounce; NOTIFY=SUCCESS goes on to a DSN-capable remote, or we report "relayed"', async () => {
-    const { ingest } = await import('../../src/delivery/ingest.js');
+    const { ingest } = await import('../../src/store/ingest.js');
     const enqueue = async (recipients: Array<{ address: string; dsnNotify?: string; dsnOrcpt?: string }>) => {
       const { blob } = await ingest(server.store.blobs, Buffer.from(msg('dsn params')));
       await server.store.enqueue({ sender: 'alice@example.org', blob, source: 'submission', dsnRet: 'HDRS', dsnEnvid: 'ENV-1', recipients });

@@ -12,7 +12,7 @@ import { stringify } from 'smol-toml';
 import type { Authenticator } from '../../src/auth/types.js';
 import { deepMerge, loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { ingest } from '../../src/delivery/ingest.js';
+import { ingest } from '../../src/store/ingest.js';
 import type { Route } from '../../src/delivery/types.js';
 import { generateSelfSigned } from '../../src/net/tls.js';
 import type { ListenerInfo } from '../../src/service.js';

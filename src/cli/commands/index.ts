@@ -8,7 +8,7 @@ import { registerFetchCommands } from './fetch.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerQueueCommands } from './queue.js';
 import { registerDkimCommands } from './dkim.js';
-import { registerPop3Commands } from '../../pop3/cli.js';
+import { registerPop3Commands } from './pop3.js';
 
 export type RegisterCommands = (program: Command, cli: CliContext) => void;
 

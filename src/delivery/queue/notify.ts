@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { buildDsn, headerOf, wantsReport, type DsnKind, type DsnRecipient } from '../../core/dsn.js';
 import type { QueueEntry, QueueRecipient, Store } from '../../store/types.js';
-import { ingest } from '../ingest.js';
+import { ingest } from '../../store/ingest.js';
 import type { Route } from '../types.js';
 
 const FULL_RETURN_LIMIT = 10 * 1024 * 1024;

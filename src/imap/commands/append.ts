@@ -3,7 +3,7 @@
  * RFC 3516 literal8, RFC 6855 "UTF8 (...)"). The message literal is streamed
  * into the blob store while it arrives (session.ts), never held whole.
  */
-import { isMessageTooLarge } from '../../delivery/ingest.js';
+import { isMessageTooLarge } from '../../store/ingest.js';
 import { isStoreError } from '../../store/errors.js';
 import { errors, no } from '../errors.js';
 import { Cursor, ParseError, type StreamedLiteral } from '../parser/cursor.js';

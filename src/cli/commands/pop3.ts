@@ -6,8 +6,8 @@
  */
 import type { Command } from 'commander';
 import pino from 'pino';
-import type { CliContext } from '../cli/context.js';
-import { sweepRetention } from './retention.js';
+import type { CliContext } from '../context.js';
+import { sweepRetention } from '../../pop3/retention.js';
 
 export function registerPop3Commands(program: Command, cli: CliContext): void {
   const pop3 = program.command('pop3').description('POP3 maintenance');

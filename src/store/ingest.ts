@@ -19,7 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { CrlfState } from '../core/mime/crlf.js';
 import { Indexer } from '../core/mime/index.js';
 import type { MessageIndex } from '../core/mime/types.js';
-import type { BlobRef, BlobStore } from '../store/types.js';
+import type { BlobRef, BlobStore } from './types.js';
 
 export interface IngestOptions {
   /** Header lines to put before the message (CRLF-terminated). */
