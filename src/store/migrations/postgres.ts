@@ -273,4 +273,18 @@ ALTER INDEX blob_fts_body RENAME TO blob_search_body;
 ALTER TABLE blobs ADD COLUMN search_state INTEGER NOT NULL DEFAULT 1;
 `,
   },
+  {
+    version: 3,
+    name: 'blob texts in their own table',
+    // SQLite moved index_json/hdrs_text/body_text out of blobs because reading
+    // a column stored after them walked the row's overflow pages. PostgreSQL
+    // moves large values out of line (TOAST) by itself and reads them only
+    // when the column is selected, so the split would buy nothing here and
+    // the texts stay in blobs. Only SQLite's new blobs.indexed column is
+    // mirrored, derived from index_json so that no write path can let the
+    // two disagree.
+    sql: `
+ALTER TABLE blobs ADD COLUMN indexed BOOLEAN GENERATED ALWAYS AS (index_json IS NOT NULL) STORED;
+`,
+  },
 ];

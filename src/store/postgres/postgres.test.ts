@@ -79,6 +79,9 @@ describe('postgres store', { skip: skip ?? false }, () => {
         rows.map((r) => r.version),
         postgresMigrations.map((m) => m.version),
       );
+      // v3 mirrors SQLite's blobs.indexed (the texts stay in blobs: TOAST keeps them out of line).
+      const cols = (await c.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'blobs' AND column_name = 'indexed'`)).rows;
+      assert.equal(cols.length, 1);
       await c.query('INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)', [latest + 100, 'from the future', Date.now()]);
       await c.end();
       for (const s of opened) await s.close();
