@@ -68,6 +68,33 @@ export function messagesContract(t: ContractContext): void {
       assert.deepEqual(await s.blobs.read(got[0]!.blobId), ms[0]!.raw);
     });
 
+    it('getMessageMetas: exactly getMessages without the index (flags, keywords, modseq after STORE and EXPUNGE)', async () => {
+      const s = t.store();
+      const u = await makeUser(s);
+      const box = await inboxOf(s, u.id);
+      const date = new Date('2024-03-01T10:20:30Z');
+      for (let i = 0; i < 5; i++) {
+        const m = await putMessage(s, { subject: `Meta ${i}`, text: `Body ${i}\r\n` });
+        await s.append(box.id, { blob: m.blob, index: m.index, flags: i % 2 ? ['\\Seen', 'Work'] : [], internalDate: date });
+      }
+      await s.storeFlags(box.id, [2, 3], 'add', ['\\Flagged', '$Label1']);
+      await s.expunge(box.id, [4]);
+      const strip = (recs: Awaited<ReturnType<Store['getMessages']>>) =>
+        recs.map((r) => ({ uid: r.uid, modseq: r.modseq, flags: r.flags, internalDate: r.internalDate, size: r.size, blobId: r.blobId }));
+      const asked = [5, 1, 4, 999, 3, 2, 2];
+      const metas = await s.getMessageMetas(box.id, asked);
+      assert.deepEqual(metas.map((m) => m.uid), [1, 2, 3, 5]);
+      assert.deepEqual(metas, strip(await s.getMessages(box.id, asked)));
+      assert.deepEqual(metas[0]!.internalDate, date);
+      assert.ok(metas[1]!.flags.includes('\\Flagged') && metas[1]!.flags.includes('$Label1'));
+      // The same rows listMessages gives for those UIDs.
+      const listed = (await s.listMessages(box.id)).filter((m) => [1, 2, 3, 5].includes(m.uid));
+      assert.deepEqual(metas, listed);
+      assert.deepEqual(await s.getMessageMetas(box.id, []), []);
+      assert.deepEqual(await s.getMessageMetas(box.id, [0, -1, 1.5]), strip(await s.getMessages(box.id, [0, -1, 1.5])));
+      assert.deepEqual(await s.getMessageMetas(99999999, [1]), []);
+    });
+
     it('deliver: one transaction, one UID per target, the index stored once and shared, per-target outcomes', async () => {
       const s = t.store();
       const a = await makeUser(s);

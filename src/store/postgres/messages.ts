@@ -24,7 +24,7 @@ import { lockMailbox, mailboxRow, validId } from './mailboxes.js';
 import type { MailboxRow } from './rows.js';
 import type { TextLoader } from './sync-text.js';
 
-type MessagesApi = Pick<Store, 'listMessages' | 'getMessages' | 'append' | 'deliver'>;
+type MessagesApi = Pick<Store, 'listMessages' | 'getMessages' | 'getMessageMetas' | 'append' | 'deliver'>;
 
 export interface MessageRow {
   uid: number;
@@ -134,6 +134,16 @@ export function messagesApi(ctx: Ctx, texts: TextLoader, opts: { onRead?: (row: 
         });
         return { ...toMeta(r), index };
       });
+    },
+
+    async getMessageMetas(mailboxId, uids) {
+      if (uids.length === 0 || !validId(mailboxId)) return [];
+      // getMessages without the index: no blob join, no JSON to parse (FETCH FLAGS/UID/RFC822.SIZE...).
+      const rows = await ctx.q<MessageRow>(
+        `SELECT ${META_COLUMNS} FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid`,
+        [mailboxId, uids.filter((u) => Number.isSafeInteger(u) && u > 0)],
+      );
+      return rows.map(toMeta);
     },
 
     async append(mailboxId, input) {

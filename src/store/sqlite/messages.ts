@@ -19,7 +19,7 @@ import { jsonList, type Ctx } from './db.js';
 import { mailboxRow } from './mailboxes.js';
 import { indexBlobText } from './search-index.js';
 
-type MessagesApi = Pick<Store, 'listMessages' | 'getMessages' | 'append' | 'deliver'>;
+type MessagesApi = Pick<Store, 'listMessages' | 'getMessages' | 'getMessageMetas' | 'append' | 'deliver'>;
 
 export interface MessageRow {
   uid: number;
@@ -165,6 +165,16 @@ export function messagesApi(ctx: Ctx): MessagesApi {
         });
         return { ...toMeta(r), index };
       });
+    },
+
+    async getMessageMetas(mailboxId, uids) {
+      if (uids.length === 0) return [];
+      // getMessages without the index: no blob join, no JSON to parse (FETCH FLAGS/UID/RFC822.SIZE...).
+      const rows = stmt(
+        `SELECT ${META_COLUMNS} FROM messages
+         WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`,
+      ).all(mailboxId, jsonList(uids)) as MessageRow[];
+      return rows.map(toMeta);
     },
 
     async append(mailboxId, input) {
