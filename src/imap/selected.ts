@@ -147,7 +147,7 @@ export class SelectedMailbox {
     if (uids.length > 0) {
       for (let i = 0; i < uids.length; i += 500) {
         const part = uids.slice(i, i + 500);
-        const metas = store.getMessageMetas ? await store.getMessageMetas(this.id, part) : await store.getMessages(this.id, part);
+        const metas = await store.getMessageMetas(this.id, part);
         for (const m of metas) {
           const seq = this.view.seqOf(m.uid);
           if (seq === 0) continue;

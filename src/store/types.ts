@@ -438,11 +438,11 @@ export interface Store {
   /** Messages with their index, for the given UIDs (any order in, UID order out). */
   getMessages(mailboxId: Id, uids: number[]): Promise<MessageRecord[]>;
   /**
-   * Optional (IMAP uses it when present, else getMessages): like getMessages
-   * without the index, for FETCH FLAGS / UID / RFC822.SIZE / INTERNALDATE /
+   * Like getMessages without the index (any order in, UID order out, missing
+   * UIDs skipped), for FETCH FLAGS / UID / RFC822.SIZE / INTERNALDATE /
    * MODSEQ and header-only FETCH, which need no JSON parsing of the index.
    */
-  getMessageMetas?(mailboxId: Id, uids: number[]): Promise<MessageMeta[]>;
+  getMessageMetas(mailboxId: Id, uids: number[]): Promise<MessageMeta[]>;
   /**
    * Append one message to one mailbox (IMAP APPEND, webmail Sent/Drafts).
    * Enforces quota: StoreError 'overQuota'.

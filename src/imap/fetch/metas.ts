@@ -13,7 +13,7 @@ export async function metasFor(s: Session, mailboxId: number, uids: number[]): P
   const out: MessageMeta[] = [];
   for (let i = 0; i < uids.length; i += 500) {
     const part = uids.slice(i, i + 500);
-    out.push(...(s.store.getMessageMetas ? await s.store.getMessageMetas(mailboxId, part) : await s.store.getMessages(mailboxId, part)));
+    out.push(...(await s.store.getMessageMetas(mailboxId, part)));
   }
   return out;
 }

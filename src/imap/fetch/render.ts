@@ -34,14 +34,12 @@ const LIST_ALL_ABOVE = 2000;
 type Meta = MessageMeta | MessageRecord;
 
 /**
- * Without Store.getMessageMetas, flags come from getMessages, which parses every
- * message's index; listing the whole mailbox (no index) is cheaper unless the
- * mailbox is much bigger than the request.
+ * Flags come from Store.getMessageMetas (no index to parse), so listing the
+ * whole mailbox pays only for very large requests. (The parameters stay for
+ * the callers; every Store has getMessageMetas now.)
  */
-export function listAllIsCheaper(s: Session, mailboxCount: number, wanted: number): boolean {
-  if (wanted > LIST_ALL_ABOVE) return true;
-  // Measured on SQLite: a listMessages row costs about a twelfth of a getMessages row.
-  return !s.store.getMessageMetas && mailboxCount <= 12 * wanted;
+export function listAllIsCheaper(_s: Session, _mailboxCount: number, wanted: number): boolean {
+  return wanted > LIST_ALL_ABOVE;
 }
 
 interface Needs {
@@ -129,7 +127,7 @@ export async function runFetch(s: Session, uids: number[], req: FetchRequest, by
     const batch = uids.slice(i, i + step);
     let records: Meta[] = all
       ? fromList(batch)
-      : needs.index || !s.store.getMessageMetas
+      : needs.index
         ? await s.store.getMessages(mb.id, batch)
         : await s.store.getMessageMetas(mb.id, batch);
     if (changedSince !== undefined) records = records.filter((m) => m.modseq > changedSince);
