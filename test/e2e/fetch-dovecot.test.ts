@@ -195,8 +195,10 @@ describe('fetch from Dovecot', { skip }, () => {
     assert.equal(r3.error?.code, 'connect');
   });
 
-  it('first poll of a big mailbox (2,000 messages over POP3, delete): all arrive once, with progress', async () => {
-    const count = 2000;
+  // 2,000 keeps the suite to seconds; FETCH_BIG_COUNT=10000 runs the issue's 10,000 (about a minute on an idle machine).
+  const bigCount = Number(process.env.FETCH_BIG_COUNT ?? 2000);
+  it(`first poll of a big mailbox (${bigCount} messages over POP3, delete): all arrive once, with progress`, async () => {
+    const count = bigCount;
     const corpus = generateCorpus({ count, seed: 96, minKb: 1, maxKb: 4 });
     await loadMaildir('user96', corpus.map((m) => m.raw));
     const dave = await server.addUser('dave@firm.test', 'pw');
