@@ -31,6 +31,9 @@ export interface MessageRow {
   blob_id: string;
 }
 
+/** Rows per JSON array in listMessages (~130 bytes of JSON each). */
+const LIST_CHUNK = 20000;
+
 export const META_COLUMNS = 'uid, modseq, flags, keywords, internal_date, size, blob_id';
 
 export function toMeta(r: MessageRow): MessageMeta {
@@ -121,7 +124,30 @@ function dateMs(d: Date | undefined, now: number): number {
 export function messagesApi(ctx: Ctx): MessagesApi {
   const { stmt, write } = ctx;
 
-  const listStmt = ctx.db.prepare(`SELECT ${META_COLUMNS} FROM messages WHERE mailbox_id = ? ORDER BY uid`).raw();
+  // The whole mailbox comes through listMessages at SELECT and FETCH 1:*. Per
+  // row, better-sqlite3's step and result array cost more than the row itself
+  // (100k rows: ~230 ms raw vs ~180 ms as one JSON text parsed by V8), so
+  // SQLite packs LIST_CHUNK rows into one JSON array per step. Chunked to keep
+  // each string far below SQLite's 1 GB value limit; read in one transaction
+  // so the chunks are one snapshot.
+  const listChunkStmt = ctx.db
+    .prepare(
+      `SELECT json_group_array(json_array(${META_COLUMNS}) ORDER BY uid) FROM
+         (SELECT ${META_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid > ? ORDER BY uid LIMIT ${LIST_CHUNK})`,
+    )
+    .pluck();
+  const listAll = ctx.db.transaction((mailboxId: number): MessageMeta[] => {
+    const out: MessageMeta[] = [];
+    let after = 0;
+    for (;;) {
+      const rows = JSON.parse(listChunkStmt.get(mailboxId, after) as string) as Array<[number, number, number, string, number, number, string]>;
+      for (const r of rows) {
+        out.push({ uid: r[0], modseq: r[1], flags: formatFlags(r[2], r[3]), internalDate: new Date(r[4]), size: r[5], blobId: r[6] });
+      }
+      if (rows.length < LIST_CHUNK) return out;
+      after = rows[rows.length - 1]![0];
+    }
+  });
 
   const textOf = (blobId: string): string => {
     try {
@@ -134,14 +160,7 @@ export function messagesApi(ctx: Ctx): MessagesApi {
   return {
     async listMessages(mailboxId) {
       mailboxRow(ctx, mailboxId);
-      // Raw rows (arrays, not objects): the whole mailbox comes through here at SELECT.
-      const rows = listStmt.all(mailboxId) as Array<[number, number, number, string, number, number, string]>;
-      const out = new Array<MessageMeta>(rows.length);
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i]!;
-        out[i] = { uid: r[0], modseq: r[1], flags: formatFlags(r[2], r[3]), internalDate: new Date(r[4]), size: r[5], blobId: r[6] };
-      }
-      return out;
+      return listAll(mailboxId);
     },
 
     async getMessages(mailboxId, uids) {

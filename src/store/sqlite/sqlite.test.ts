@@ -113,6 +113,31 @@ describe('sqlite store', () => {
     }
   });
 
+  it('listMessages reads a mailbox bigger than one JSON chunk whole, in UID order, equal to getMessageMetas', async () => {
+    const store = await open('biglist');
+    const u = await makeUser(store);
+    const inbox = (await store.listMailboxes(u.id)).find((m) => m.name === 'INBOX')!;
+    const m = await putMessage(store, { subject: 'big', text: 'x\r\n' });
+    await store.append(inbox.id, { blob: m.blob, index: m.index, flags: ['\\Seen', 'Work'] });
+    // Rows written directly (the list only reads rows): 45,000 spans three chunks of 20,000, with gaps in the UIDs.
+    const raw = new Database(join(dir, 'biglist.db'));
+    const ins = raw.prepare('INSERT INTO messages (mailbox_id, uid, modseq, flags, keywords, internal_date, size, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    raw.transaction(() => {
+      for (let i = 2; i <= 45001; i++) ins.run(inbox.id, i * 2, i, i % 32, i % 7 ? '' : 'K\u00e9y\\"q', 1700000000000 + i, 100 + i, m.blob.id);
+    })();
+    raw.close();
+    const list = await store.listMessages(inbox.id);
+    assert.equal(list.length, 45001);
+    assert.ok(list.every((x, i) => i === 0 || x.uid > list[i - 1]!.uid));
+    assert.deepEqual(list[0]!.flags, ['\\Seen', 'Work']);
+    for (const at of [1, 19999, 20000, 20001, 40000, 45000]) {
+      assert.deepEqual([list[at]!], await store.getMessageMetas(inbox.id, [list[at]!.uid]));
+    }
+    assert.equal(list.at(-1)!.uid, 90002);
+    assert.deepEqual(list[6]!.flags.at(-1), 'K\u00e9y\\"q');
+    await store.close();
+  });
+
   it('keeps everything across close and reopen', async () => {
     const s = await open('persist');
     const u = await makeUser(s);
