@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { createSecrets } from '../../src/auth/secrets.js';
 import { loadConfig } from '../../src/config/load.js';
-import { createRoute } from '../../src/delivery/route.js';
+import { createRecipients, createRoute } from '../../src/delivery/route.js';
 import { pollAccount } from '../../src/fetch/poller.js';
 import { openStore } from '../../src/store/open.js';
 import { corpusSummary, generateCorpus } from '../peers/corpus.js';
@@ -91,7 +91,7 @@ async function mailroomRound(round: number): Promise<Run> {
     });
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const r = await pollAccount(account, { store, route, config: loaded.config, secrets, logger });
+    const r = await pollAccount(account, { store, route, recipients: createRecipients(store, loaded.config), config: loaded.config, secrets, logger });
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     if (r.error) throw new Error(`mailroom poll failed: ${r.error.summary}`);

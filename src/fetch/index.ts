@@ -31,6 +31,7 @@ export function createFetchService(ctx: ServiceContext): Service | null {
   const deps: PollDeps = {
     store: ctx.store,
     route: ctx.route,
+    recipients: ctx.recipients,
     config: ctx.config,
     secrets: ctx.secrets,
     logger: ctx.logger,

@@ -14,7 +14,7 @@ import pino from 'pino';
 import { createSecrets } from '../auth/secrets.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createRoute } from '../delivery/route.js';
+import { createRecipients, createRoute } from '../delivery/route.js';
 import type { Route } from '../delivery/types.js';
 import { openPostgresStore } from '../store/postgres/index.js';
 import { createTestDatabase, pgSkipReason, type TestDatabase } from '../store/postgres/testing.js';
@@ -82,7 +82,7 @@ describe('pollAccount on PostgreSQL (two nodes)', { skip }, () => {
     });
   }
 
-  const deps = (node: { store: Store; route: Route }, owner: string, extra: Partial<PollDeps> = {}): PollDeps => ({ store: node.store, route: node.route, config, secrets, logger, owner, ...extra });
+  const deps = (node: { store: Store; route: Route }, owner: string, extra: Partial<PollDeps> = {}): PollDeps => ({ store: node.store, route: node.route, recipients: createRecipients(node.store, config), config, secrets, logger, owner, ...extra });
 
   async function ids(user: User): Promise<string[]> {
     const mb = await node1.store.getMailbox(user.id, 'INBOX');

@@ -13,7 +13,7 @@ import pino from 'pino';
 import { createSecrets } from '../auth/secrets.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { createRoute } from '../delivery/route.js';
+import { createRecipients, createRoute } from '../delivery/route.js';
 import type { Route } from '../delivery/types.js';
 import { openStore } from '../store/open.js';
 import type { ExternalAccount, NewExternalAccount, Store, User } from '../store/types.js';
@@ -81,7 +81,7 @@ async function account(r: Responder, extra: Partial<NewExternalAccount> = {}, pa
 }
 
 function deps(extra: Partial<PollDeps> = {}): PollDeps {
-  return { store, route, config, secrets, logger, owner: 'test', ...extra };
+  return { store, route, recipients: createRecipients(store, config), config, secrets, logger, owner: 'test', ...extra };
 }
 
 let msgSeq = 0;

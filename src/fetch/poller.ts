@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { Route } from '../delivery/types.js';
+import type { Recipients, Route } from '../delivery/types.js';
 import type { ExternalAccount, Store } from '../store/types.js';
 import { PARTIAL_SEP, routeFetched, storeFetched, type DeliverContext, type StoredMessage } from './deliver.js';
 import { FetchError, toFetchError } from './errors.js';
@@ -50,6 +50,8 @@ export interface PollProgress {
 export interface PollDeps {
   store: Store;
   route: Route;
+  /** The recipient lookups route() makes: who is local, for multi-drop. */
+  recipients: Recipients;
   config: Config;
   secrets: { unseal(sealed: string): string };
   logger: Logger;
@@ -172,7 +174,7 @@ export async function pollAccount(account: ExternalAccount, deps: PollDeps): Pro
       logger: log,
       account,
       target,
-      resolver: createAddressResolver(deps.store, deps.config),
+      resolver: createAddressResolver(deps.store, deps.recipients),
       now,
     };
     const stop = () => deps.signal?.aborted || lost;

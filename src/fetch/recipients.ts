@@ -5,12 +5,11 @@
  *
  * "Local" means what route() means: an address in one of our domains that
  * reaches a user or an alias (sub-addresses and catch-alls included), via the
- * same resolveRecipient() route() uses. Only local addresses are handed to
+ * same lookups route() makes (ServiceContext.recipients). Only local addresses are handed to
  * route(): an address in someone else's domain would otherwise be queued for
  * delivery back out, and fetched mail must never leave that way.
  */
-import type { Config } from '../config/schema.js';
-import { resolveRecipient, type Resolution } from '../delivery/route.js';
+import type { Recipients, Resolution } from '../delivery/types.js';
 import type { ExternalAccount, Store, User } from '../store/types.js';
 import { candidateAddresses, chooseRecipients, recipientTiers, type RecipientChoice } from './multidrop.js';
 
@@ -29,7 +28,7 @@ export interface AddressResolver {
 }
 
 /** Resolves addresses like route() does, cached for the length of one poll (10,000 messages name few addresses). */
-export function createAddressResolver(store: Store, config: Config): AddressResolver {
+export function createAddressResolver(store: Store, recipients: Recipients): AddressResolver {
   const cache = new Map<string, Promise<Resolution>>();
   const domains = new Map<string, Promise<boolean>>();
   const isLocalDomain = (d: string) => {
@@ -44,7 +43,7 @@ export function createAddressResolver(store: Store, config: Config): AddressReso
   const resolve = (address: string) => {
     let p = cache.get(address);
     if (!p) {
-      p = resolveRecipient(store, address, { separator: config.smtp.subaddressSeparator, isLocalDomain });
+      p = recipients.resolve(address, { isLocalDomain });
       // A store hiccup must not be remembered as "not local".
       p.catch(() => cache.delete(address));
       cache.set(address, p);

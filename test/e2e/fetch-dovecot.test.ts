@@ -56,7 +56,7 @@ async function account(user: string, extra: Partial<NewExternalAccount>): Promis
 }
 
 function deps(extra: Partial<PollDeps> = {}): PollDeps {
-  return { store: server.store, route: server.route, config: server.config, secrets, logger, ...extra };
+  return { store: server.store, route: server.route, recipients: server.recipients, config: server.config, secrets, logger, ...extra };
 }
 
 async function inbox(user: User): Promise<Buffer[]> {

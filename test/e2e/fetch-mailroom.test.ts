@@ -57,7 +57,7 @@ async function account(extra: Partial<NewExternalAccount> & Pick<NewExternalAcco
 }
 
 function deps(): PollDeps {
-  return { store: local.store, route: local.route, config: local.config, secrets, logger, tlsOptions: { ca: provider.tls.cert } };
+  return { store: local.store, route: local.route, recipients: local.recipients, config: local.config, secrets, logger, tlsOptions: { ca: provider.tls.cert } };
 }
 
 async function inbox(user: User): Promise<string[]> {

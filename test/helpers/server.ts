@@ -13,7 +13,7 @@ import type { Authenticator } from '../../src/auth/types.js';
 import { deepMerge, loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { ingest } from '../../src/store/ingest.js';
-import type { Route } from '../../src/delivery/types.js';
+import type { Recipients, Route } from '../../src/delivery/types.js';
 import { generateSelfSigned } from '../../src/net/tls.js';
 import type { ListenerInfo } from '../../src/service.js';
 import { startServer } from '../../src/server.js';
@@ -36,6 +36,7 @@ export interface TestServer {
   store: Store;
   auth: Authenticator;
   route: Route;
+  recipients: Recipients;
   listeners(): ListenerInfo[];
   port(service: string, tls?: 'none' | 'starttls' | 'implicit'): number;
   addUser(address: string, password: string, opts?: { quota?: number; login?: string }): Promise<User>;
@@ -85,6 +86,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, o
     store,
     auth,
     route,
+    recipients: server.context.recipients,
     tls,
     listeners: () => server.listeners(),
     port: (service, t) => findPort(server.listeners(), service, t),

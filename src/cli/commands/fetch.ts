@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import pino from 'pino';
-import { createRoute } from '../../delivery/route.js';
+import { createRecipients, createRoute } from '../../delivery/route.js';
 import { pollAccount, type PollProgress, type PollResult } from '../../fetch/index.js';
 import { isStoreError } from '../../store/errors.js';
 import type { ExternalAccount, NewExternalAccount, Store, User } from '../../store/types.js';
@@ -224,6 +224,7 @@ export function registerFetchCommands(program: Command, cli: CliContext): void {
           const r = await pollAccount(account, {
             store,
             route,
+            recipients: createRecipients(store, loaded.config),
             config: loaded.config,
             secrets,
             logger,
