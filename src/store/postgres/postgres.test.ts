@@ -17,6 +17,7 @@ import { postgresMigrations } from '../migrations/postgres.js';
 import { sqliteMigrations } from '../migrations/sqlite.js';
 import type { MailboxChange, Store } from '../types.js';
 import { PgBus } from './bus.js';
+import { migrate } from './migrate.js';
 import { openPostgresStore } from './index.js';
 import { createTestDatabase, pgSkipReason, type TestDatabase } from './testing.js';
 
@@ -87,6 +88,28 @@ describe('postgres store', { skip: skip ?? false }, () => {
       for (const s of opened) await s.close();
       await assert.rejects(openPostgresStore({ url: fresh.url, blobs: 'postgres' }), /newer than this mailroom/);
     } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('migration 3 on a version-2 database: blobs.indexed follows index_json, and stays so on later writes', async () => {
+    const fresh = await createTestDatabase('mailroom_test_mig3');
+    const pool = new pg.Pool({ connectionString: fresh.url, max: 1 });
+    try {
+      assert.equal(await migrate(pool, postgresMigrations.filter((m) => m.version <= 2)), 2);
+      const insert = `INSERT INTO blobs (id, size, refs, index_json, body_text, hdrs_text, created_at) VALUES ($1, 10, 1, $2, $3, $4, 1)`;
+      await pool.query(insert, ['a'.repeat(64), '{"subject":"s"}', 'body', 'subject: s']);
+      await pool.query(insert, ['b'.repeat(64), null, null, null]);
+      assert.equal(await migrate(pool), postgresMigrations.at(-1)!.version);
+      const rows = async () => (await pool.query('SELECT id, indexed, body_text FROM blobs ORDER BY id')).rows;
+      assert.deepEqual(await rows(), [
+        { id: 'a'.repeat(64), indexed: true, body_text: 'body' },
+        { id: 'b'.repeat(64), indexed: false, body_text: null },
+      ]);
+      await pool.query(`UPDATE blobs SET index_json = '{}', body_text = '' WHERE id = $1`, ['b'.repeat(64)]);
+      assert.equal((await rows())[1]!.indexed, true);
+    } finally {
+      await pool.end();
       await fresh.drop();
     }
   });
