@@ -123,9 +123,9 @@ export const configSchema = z
       .object({
         enabled: z.boolean().default(true),
         listen: listen.default('127.0.0.1'),
-        /** STARTTLS port (587 in production); 0 = off. */
+        /** STARTTLS port (587 in production). */
         port: port.default(2587),
-        /** Implicit TLS port (465 in production); 0 = off. */
+        /** Implicit TLS port (465 in production). Turn submission off with enabled = false. */
         tlsPort: port.default(2465),
         /** An authenticated user may send only as one of their own addresses. */
         enforceSender: z.boolean().default(true),
