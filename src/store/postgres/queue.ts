@@ -12,9 +12,9 @@
  * be forgotten) and clears the lease if the caller held it. An entry holds
  * one reference on its blob until deleteQueueEntry.
  */
-import { randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
-import type { QueueClaim, QueueEntry, QueueRecipient, RecipientState, Store } from '../types.js';
+import { newQueueId, RECIPIENT_STATES, toRecipient, type RecipientRow } from '../queue-rows.js';
+import type { QueueClaim, QueueEntry, Store } from '../types.js';
 import { adjustBlobRefs, refBlob } from './blob-refs.js';
 import type { Ctx, Queryable } from './db.js';
 import { dateOrNull } from './rows.js';
@@ -47,48 +47,6 @@ interface EntryRow {
   lease_until: number | null;
   created_at: number;
 }
-
-interface RecipientRow {
-  id: number;
-  entry_id: string;
-  address: string;
-  state: RecipientState;
-  attempts: number;
-  next_attempt_at: number;
-  last_reply: string | null;
-  last_host: string | null;
-  updated_at: number;
-  dsn_notify: string | null;
-  dsn_orcpt: string | null;
-}
-
-const STATES = new Set<RecipientState>(['queued', 'deferred', 'delivered', 'bounced']);
-// Crockford's base32, as the SQLite store's ids: no I, L, O, U.
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-
-/** 12 characters, 60 random bits: short enough for logs, unique enough for a queue. */
-function newQueueId(): string {
-  let n = randomBytes(8).readBigUInt64BE();
-  let id = '';
-  for (let i = 0; i < 12; i++) {
-    id += ALPHABET[Number(n & 31n)];
-    n >>= 5n;
-  }
-  return id;
-}
-
-const toRecipient = (r: RecipientRow): QueueRecipient => ({
-  id: r.id,
-  address: r.address,
-  state: r.state,
-  attempts: r.attempts,
-  nextAttemptAt: new Date(r.next_attempt_at),
-  lastReply: r.last_reply,
-  lastHost: r.last_host,
-  updatedAt: new Date(r.updated_at),
-  dsnNotify: r.dsn_notify,
-  dsnOrcpt: r.dsn_orcpt,
-});
 
 const toEntry = (e: EntryRow, recipients: RecipientRow[]): QueueEntry => ({
   id: e.id,
@@ -191,7 +149,7 @@ export function queueApi(ctx: Ctx): QueueApi {
     },
 
     async recordAttempt(entryId, owner, results) {
-      for (const r of results) if (!STATES.has(r.state)) throw new StoreError('invalid', `not a recipient state: ${r.state}`);
+      for (const r of results) if (!RECIPIENT_STATES.has(r.state)) throw new StoreError('invalid', `not a recipient state: ${r.state}`);
       await tx(async (t) => {
         if (!(await t.one('SELECT 1 FROM queue WHERE id = $1 FOR UPDATE', [entryId]))) throw new StoreError('notFound', `no queue entry ${entryId}`);
         const now = ctx.now();

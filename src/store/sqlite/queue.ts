@@ -9,9 +9,9 @@
  * happened must not be forgotten) and clears the lease if the caller held it.
  * An entry holds one reference on its blob until deleteQueueEntry.
  */
-import { randomBytes } from 'node:crypto';
 import { StoreError } from '../errors.js';
-import type { QueueClaim, QueueEntry, QueueRecipient, RecipientResult, RecipientState, Store } from '../types.js';
+import { newQueueId, RECIPIENT_STATES, toRecipient, type RecipientRow } from '../queue-rows.js';
+import type { QueueClaim, QueueEntry, RecipientResult, Store } from '../types.js';
 import { jsonList, type Ctx } from './db.js';
 import { addBlobRefs, ensureBlob } from './messages.js';
 import { dateOrNull } from './rows.js';
@@ -46,49 +46,6 @@ interface EntryRow {
   created_at: number;
 }
 
-interface RecipientRow {
-  id: number;
-  entry_id: string;
-  address: string;
-  state: RecipientState;
-  attempts: number;
-  next_attempt_at: number;
-  last_reply: string | null;
-  last_host: string | null;
-  updated_at: number;
-  dsn_notify: string | null;
-  dsn_orcpt: string | null;
-}
-
-const STATES = new Set<RecipientState>(['queued', 'deferred', 'delivered', 'bounced']);
-// Crockford's base32: no I, L, O, U, so an id read aloud or retyped survives.
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-
-/** 12 characters, 60 random bits: short enough for logs, unique enough for a queue. */
-export function newQueueId(): string {
-  const bytes = randomBytes(8);
-  let n = bytes.readBigUInt64BE();
-  let id = '';
-  for (let i = 0; i < 12; i++) {
-    id += ALPHABET[Number(n & 31n)];
-    n >>= 5n;
-  }
-  return id;
-}
-
-const toRecipient = (r: RecipientRow): QueueRecipient => ({
-  id: r.id,
-  address: r.address,
-  state: r.state,
-  attempts: r.attempts,
-  nextAttemptAt: new Date(r.next_attempt_at),
-  lastReply: r.last_reply,
-  lastHost: r.last_host,
-  updatedAt: new Date(r.updated_at),
-  dsnNotify: r.dsn_notify,
-  dsnOrcpt: r.dsn_orcpt,
-});
-
 const toEntry = (e: EntryRow, recipients: RecipientRow[]): QueueEntry => ({
   id: e.id,
   sender: e.sender,
@@ -122,7 +79,7 @@ export function queueApi(ctx: Ctx): QueueApi {
   const entryRow = (id: string): EntryRow | undefined => stmt('SELECT * FROM queue WHERE id = ?').get(id) as EntryRow | undefined;
 
   const checkStates = (results: RecipientResult[]) => {
-    for (const r of results) if (!STATES.has(r.state)) throw new StoreError('invalid', `not a recipient state: ${r.state}`);
+    for (const r of results) if (!RECIPIENT_STATES.has(r.state)) throw new StoreError('invalid', `not a recipient state: ${r.state}`);
   };
 
   /** recordAttempt's work, inside a write. */
