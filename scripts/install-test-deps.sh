@@ -7,7 +7,7 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
-PKGS=(swaks libnet-ssleay-perl curl fetchmail mutt isync getmail6 openssl python3
+PKGS=(swaks libnet-ssleay-perl curl iproute2 fetchmail mutt isync getmail6 openssl python3
       dovecot-imapd dovecot-pop3d dovecot-lmtpd postfix)
 missing=()
 for p in "${PKGS[@]}"; do

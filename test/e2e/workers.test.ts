@@ -55,6 +55,11 @@ describe('worker processes', () => {
       }
       const workerPids = new Set([...server.output().matchAll(/"pid":(\d+)[^\n]*"msg":"worker ready"/g)].map((m) => m[1]));
       assert.equal(workerPids.size, 2, 'two workers started');
+      // The test means something only if the sessions really are on both workers:
+      // ask the kernel which process owns each accepted IMAP socket.
+      const ss = spawnSync('ss', ['-Htnp', 'state', 'established', `sport = :${imapPort}`], { encoding: 'utf8' });
+      const owners = new Set([...ss.stdout.matchAll(/pid=(\d+)/g)].map((m) => m[1]));
+      assert.deepEqual([...owners].sort(), [...workerPids].sort(), `IMAP sessions on both workers (ss: ${ss.stdout || ss.stderr})`);
 
       const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.port('smtp'), secure: false, ignoreTLS: true });
       const sentAt = Date.now();
