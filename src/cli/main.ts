@@ -3,6 +3,7 @@
  * The `mailroom` command. Every sub-command has --help and takes --config PATH;
  * listings take --json. Errors print one line (no stack trace) and exit non-zero.
  */
+import cluster from 'node:cluster';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -128,5 +129,8 @@ try {
     process.stderr.write(`mailroom: ${explain(err)}\n`);
     if (process.env.MAILROOM_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
     process.exitCode = err instanceof CliError ? err.exitCode : 1;
+    // A worker that failed to start may hold listeners that did open: end it, so
+    // the primary sees the failure instead of a half-started worker.
+    if (cluster.isWorker) process.exit(process.exitCode);
   }
 }

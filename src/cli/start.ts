@@ -64,6 +64,7 @@ export async function runStart(loaded: LoadedConfig, opts: { workers?: number })
   relayChangesBetweenWorkers();
 
   let stopping = false;
+  let everReady = false;
   const ready = new Set<number>();
   let listeners: ListenerInfo[] = [];
   const recentDeaths: number[] = [];
@@ -74,6 +75,7 @@ export async function runStart(loaded: LoadedConfig, opts: { workers?: number })
       ready.add(w.id);
       listeners = m.listeners;
       if (ready.size === workers) {
+        everReady = true;
         writeStatus(loaded, listeners, workers);
         logger.info({ listeners, workers, dataDir: loaded.dataDir }, 'ready');
       }
@@ -81,6 +83,16 @@ export async function runStart(loaded: LoadedConfig, opts: { workers?: number })
     w.on('exit', (code, signal) => {
       ready.delete(w.id);
       if (stopping) return;
+      if (!everReady) {
+        // Failing at start-up (a port in use, a bad certificate): restarting would fail
+        // the same way forever. The worker printed why; stop everything and say so.
+        stopping = true;
+        logger.error({ worker: w.id, code }, 'a worker could not start; stopping');
+        process.stderr.write('mailroom: a worker could not start (see the error above); stopping\n');
+        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+        process.exitCode = 1;
+        return;
+      }
       logger.error({ worker: w.id, code, signal }, 'worker exited; starting a new one');
       const now = Date.now();
       recentDeaths.push(now);

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,6 +160,22 @@ describe('mailroom start', () => {
       assert.equal(existsSync(join(cwd, 'data', 'status.json')), false);
     } finally {
       rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it('stops with a clear error when a worker cannot listen (a port in use), instead of restarting it forever', async () => {
+    const site = mkdtempSync(join(tmpdir(), 'mailroom-busy-'));
+    const blocker = createServer();
+    try {
+      const port = await new Promise<number>((res) => blocker.listen(0, '127.0.0.1', () => res((blocker.address() as { port: number }).port)));
+      const path = await writeTestConfig(site, { smtp: { port } });
+      const r = spawnSync(process.execPath, ['--import', TSX, join(ROOT, 'src/cli/main.ts'), 'start', '--workers', '2', '--config', path], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /port is already in use/);
+      assert.match(r.stderr, /a worker could not start/);
+    } finally {
+      blocker.close();
+      rmSync(site, { recursive: true, force: true });
     }
   });
 
